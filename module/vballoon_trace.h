@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vballoon tracepoints: the ABI between the driver and bpf/.
+ * Arguments are scalars only (no pointers, no physical addresses), so BPF
+ * reads them as typed tp_btf arguments or as a raw_tp u64 array, in the
+ * order given here. Change them deliberately, never in passing.
+ */
+#undef TRACE_SYSTEM
+#define TRACE_SYSTEM vballoon
+
+#if !defined(_VBALLOON_TRACE_H) || defined(TRACE_HEADER_MULTI_READ)
+#define _VBALLOON_TRACE_H
+
+#include <linux/tracepoint.h>
+
+DECLARE_EVENT_CLASS(vballoon_move,
+	TP_PROTO(unsigned int pages, unsigned int balloon_pages,
+		 unsigned int target_pages),
+	TP_ARGS(pages, balloon_pages, target_pages),
+	TP_STRUCT__entry(
+		__field(unsigned int, pages)
+		__field(unsigned int, balloon_pages)
+		__field(unsigned int, target_pages)
+	),
+	TP_fast_assign(
+		__entry->pages = pages;
+		__entry->balloon_pages = balloon_pages;
+		__entry->target_pages = target_pages;
+	),
+	TP_printk("pages=%u balloon_pages=%u target_pages=%u",
+		  __entry->pages, __entry->balloon_pages, __entry->target_pages)
+);
+
+/* Pages handed to the host in one inflate pass; levels are afterwards. */
+DEFINE_EVENT(vballoon_move, vballoon_inflate,
+	TP_PROTO(unsigned int pages, unsigned int balloon_pages,
+		 unsigned int target_pages),
+	TP_ARGS(pages, balloon_pages, target_pages));
+
+/* Pages taken back from the host towards the target (not OOM leaks). */
+DEFINE_EVENT(vballoon_move, vballoon_deflate,
+	TP_PROTO(unsigned int pages, unsigned int balloon_pages,
+		 unsigned int target_pages),
+	TP_ARGS(pages, balloon_pages, target_pages));
+
+/* One OOM notifier call: asked/freed pages, level after, time, escalation. */
+TRACE_EVENT(vballoon_oom_leak,
+	TP_PROTO(unsigned int asked, unsigned int freed,
+		 unsigned int balloon_pages, unsigned int target_pages,
+		 u64 ns, unsigned int step),
+	TP_ARGS(asked, freed, balloon_pages, target_pages, ns, step),
+	TP_STRUCT__entry(
+		__field(unsigned int, asked)
+		__field(unsigned int, freed)
+		__field(unsigned int, balloon_pages)
+		__field(unsigned int, target_pages)
+		__field(u64, ns)
+		__field(unsigned int, step)
+	),
+	TP_fast_assign(
+		__entry->asked = asked;
+		__entry->freed = freed;
+		__entry->balloon_pages = balloon_pages;
+		__entry->target_pages = target_pages;
+		__entry->ns = ns;
+		__entry->step = step;
+	),
+	TP_printk("asked=%u freed=%u balloon_pages=%u target_pages=%u ns=%llu step=%u",
+		  __entry->asked, __entry->freed, __entry->balloon_pages,
+		  __entry->target_pages, __entry->ns, __entry->step)
+);
+
+#endif /* _VBALLOON_TRACE_H */
+
+#undef TRACE_INCLUDE_PATH
+#define TRACE_INCLUDE_PATH .
+#undef TRACE_INCLUDE_FILE
+#define TRACE_INCLUDE_FILE vballoon_trace
+#include <trace/define_trace.h>
