@@ -1,0 +1,69 @@
+# vballoon: top-level build, tests, demo and benchmark.
+#   make          module/vballoon.ko (KDIR, else the running kernel's build
+#                 tree, else the newest cached Debian kernel) and build/vbtrace
+#   make demo     boot a guest and trace a balloon scenario live
+#   make check    host unit tests and guest end-to-end tests
+#   make bench    side-by-side performance against the in-tree driver
+# KSERIES=6.1|6.12 picks the guest kernel for demo, check and bench.
+
+KSERIES ?= 6.1
+ROOT := $(CURDIR)
+BUILD := $(ROOT)/build
+FETCH := $(ROOT)/scripts/fetch-kernel.sh
+
+# Folder of the unpacked guest kernel; fetched on first use only.
+guest_kernel = $(shell $(FETCH) $(KSERIES))
+abi_of = $(notdir $(1))
+headers_of = $(1)/usr/src/linux-headers-$(call abi_of,$(1))
+
+RUNNING_KDIR := /lib/modules/$(shell uname -r)/build
+
+.PHONY: all module vbtrace guest guest-module deps unit e2e check demo bench clean
+
+all: module vbtrace
+
+# `make` for a user: the kernel they build for.
+module:
+	@if [ -n "$(KDIR)" ]; then \
+		$(MAKE) -C module KDIR=$(KDIR) BTF_BASE=$${BTF_BASE:-/sys/kernel/btf/vmlinux}; \
+	elif [ -d $(RUNNING_KDIR) ]; then \
+		$(MAKE) -C module KDIR=$(RUNNING_KDIR) BTF_BASE=/sys/kernel/btf/vmlinux; \
+	else \
+		k=$$($(FETCH) $(KSERIES)) && \
+		$(MAKE) -C module KDIR=$$k/usr/src/linux-headers-$$(basename $$k) BTF_BASE=$$k/vmlinux; \
+	fi
+
+vbtrace:
+	$(MAKE) -C tools KERNEL_DIR=$(guest_kernel) BUILD=$(BUILD)
+
+# Everything a guest needs, built for the guest kernel into build/<abi>/.
+guest: guest-module vbtrace
+
+guest-module:
+	@k=$(guest_kernel); abi=$$(basename $$k); out=$(BUILD)/$$abi/module; \
+	mkdir -p $$out && ln -sf $(ROOT)/module/*.[ch] $(ROOT)/module/Kbuild $$out/ && \
+	$(MAKE) -C $$k/usr/src/linux-headers-$$abi M=$$out W=1 modules && \
+	$(ROOT)/scripts/add-module-btf.sh $$out/vballoon.ko $$k/vmlinux && \
+	cp $$out/vballoon.ko $(BUILD)/$$abi/vballoon.ko
+
+deps:
+	@$(ROOT)/scripts/deps.sh
+
+unit:
+	$(MAKE) -C tests/unit run
+
+e2e: guest
+	VB_KSERIES=$(KSERIES) $(ROOT)/scripts/run-e2e.sh
+
+check: deps
+	@$(ROOT)/scripts/check.sh $(KSERIES)
+
+demo: deps guest
+	VB_KSERIES=$(KSERIES) python3 $(ROOT)/tests/vm/demo.py
+
+bench: deps guest
+	VB_KSERIES=$(KSERIES) python3 $(ROOT)/bench/run.py
+
+clean:
+	rm -rf $(BUILD)
+	-$(MAKE) -C module clean KDIR=$(RUNNING_KDIR) 2>/dev/null

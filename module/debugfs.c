@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /sys/kernel/debug/vballoon/stats: read-only "key value" lines, for
+ * people and for vbtrace's interval records. Values are pages (4 KiB).
+ */
+#include <linux/debugfs.h>
+#include <linux/jiffies.h>
+#include <linux/seq_file.h>
+
+#include "vballoon.h"
+
+static int vb_stats_show(struct seq_file *m, void *unused)
+{
+	struct vballoon *vb = m->private;
+	unsigned long left = 0;
+
+	if (vb_holdoff_active(vb))
+		left = jiffies_to_msecs(READ_ONCE(vb->holdoff_until) - jiffies);
+
+	seq_printf(m, "balloon_pages %u\n", READ_ONCE(vb->num_pages));
+	seq_printf(m, "target_pages %u\n", vb_target_pages(vb));
+	seq_printf(m, "inflated_pages %llu\n", READ_ONCE(vb->inflated));
+	seq_printf(m, "deflated_pages %llu\n", READ_ONCE(vb->deflated));
+	seq_printf(m, "oom_calls %llu\n", READ_ONCE(vb->oom_calls));
+	seq_printf(m, "oom_leaked_pages %llu\n", READ_ONCE(vb->oom_leaked));
+	seq_printf(m, "oom_step %u\n", READ_ONCE(vb->oom_storm.step));
+	seq_printf(m, "deflate_on_oom %d\n", vb->deflate_on_oom);
+	seq_printf(m, "holdoff_ms_left %lu\n", left);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(vb_stats);
+
+void vb_debugfs_init(struct vballoon *vb)
+{
+	/* debugfs failures are not fatal: the driver works without it. */
+	vb->debugfs = debugfs_create_dir(KBUILD_MODNAME, NULL);
+	debugfs_create_file("stats", 0444, vb->debugfs, vb, &vb_stats_fops);
+}
+
+void vb_debugfs_exit(struct vballoon *vb)
+{
+	debugfs_remove_recursive(vb->debugfs);
+}

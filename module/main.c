@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vballoon: virtio memory balloon driver with deflate-on-OOM escalation.
+ * This file: module parameters, probe/remove and the virtio callbacks.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/slab.h>
+#include <linux/virtio_config.h>
+
+#include "compat.h"
+#include "vballoon.h"
+
+/* An unsigned parameter with an inclusive range, checked on every write. */
+struct vb_param {
+	unsigned int val;
+	unsigned int min;
+	unsigned int max;
+};
+
+static int vb_param_set(const char *arg, const struct kernel_param *kp)
+{
+	struct vb_param *p = kp->arg;
+	unsigned int v;
+
+	if (kstrtouint(arg, 0, &v) || v < p->min || v > p->max) {
+		pr_err("%s=%s out of range [%u, %u]\n", kp->name, arg,
+		       p->min, p->max);
+		return -EINVAL;
+	}
+	WRITE_ONCE(p->val, v);
+	return 0;
+}
+
+static int vb_param_get(char *buf, const struct kernel_param *kp)
+{
+	const struct vb_param *p = kp->arg;
+
+	return sysfs_emit(buf, "%u\n", READ_ONCE(p->val));
+}
+
+static const struct kernel_param_ops vb_param_ops = {
+	.set = vb_param_set,
+	.get = vb_param_get,
+};
+
+#define VB_PARAM(name, def, lo, hi, desc)				\
+	static struct vb_param name = { def, lo, hi };			\
+	module_param_cb(name, &vb_param_ops, &name, 0644);		\
+	MODULE_PARM_DESC(name, desc " (default " #def ", " #lo ".." #hi ")")
+
+VB_PARAM(oom_pages, 256, 1, 262144,
+	 "pages released by the first OOM call of a storm");
+VB_PARAM(oom_escalate_pct, 25, 0, 1000,
+	 "later calls of a storm release this % of the storm so far; 0 = off");
+VB_PARAM(oom_max_pages, 65536, 1, 1048576,
+	 "most pages one OOM call releases");
+VB_PARAM(oom_window_ms, 1000, 1, 60000,
+	 "OOM calls closer than this form one storm");
+VB_PARAM(reinflate_holdoff_ms, 10000, 0, 3600000,
+	 "no re-inflation for this long after an OOM release");
+
+struct vb_oom_params vb_oom_params_now(void)
+{
+	return (struct vb_oom_params) {
+		.base_pages = READ_ONCE(oom_pages.val),
+		.escalate_pct = READ_ONCE(oom_escalate_pct.val),
+		.max_pages = READ_ONCE(oom_max_pages.val),
+		.window_ms = READ_ONCE(oom_window_ms.val),
+	};
+}
+
+unsigned int vb_holdoff_ms(void)
+{
+	return READ_ONCE(reinflate_holdoff_ms.val);
+}
+
+/* One balloon per guest: debugfs and the OOM notifier assume it. */
+static DEFINE_MUTEX(vb_instance_lock);
+static struct vballoon *vb_instance;
+
+static void vb_queue(struct vballoon *vb, struct work_struct *work)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&vb->stop_lock, flags);
+	if (!vb->stopped) {
+		if (work == &vb->resize_work.work)
+			mod_delayed_work(system_freezable_wq, &vb->resize_work, 0);
+		else
+			queue_work(system_freezable_wq, work);
+	}
+	spin_unlock_irqrestore(&vb->stop_lock, flags);
+}
+
+static void vb_ack(struct virtqueue *vq)
+{
+	struct vballoon *vb = vq->vdev->priv;
+
+	wake_up(&vb->acked);
+}
+
+static void vb_stats_request(struct virtqueue *vq)
+{
+	struct vballoon *vb = vq->vdev->priv;
+
+	vb_queue(vb, &vb->stats_work);
+}
+
+static void vb_config_changed(struct virtio_device *vdev)
+{
+	struct vballoon *vb = vdev->priv;
+
+	vb_queue(vb, &vb->resize_work.work);
+}
+
+static int vb_init_vqs(struct vballoon *vb)
+{
+	vq_callback_t *callbacks[] = { vb_ack, vb_ack, vb_stats_request };
+	const char *names[] = { "inflate", "deflate", "stats" };
+	struct virtqueue *vqs[3];
+	unsigned int nvqs = 2;
+	int err;
+
+	if (virtio_has_feature(vb->vdev, VIRTIO_BALLOON_F_STATS_VQ))
+		nvqs = 3;
+	err = vb_find_vqs(vb->vdev, nvqs, vqs, callbacks, names);
+	if (err)
+		return err;
+	vb->inflate_vq = vqs[0];
+	vb->deflate_vq = vqs[1];
+	vb->stats_vq = nvqs == 3 ? vqs[2] : NULL;
+
+	err = vb_stats_prime(vb);
+	if (err)
+		vb->vdev->config->del_vqs(vb->vdev);
+	return err;
+}
+
+/* Bring the device up: queues, OOM notifier, DRIVER_OK, first resize. */
+static int vb_start(struct vballoon *vb)
+{
+	int err;
+
+	err = vb_init_vqs(vb);
+	if (err)
+		return err;
+	err = vb_oom_register(vb);
+	if (err)
+		goto del_vqs;
+
+	vb->stopped = false;
+	virtio_device_ready(vb->vdev);
+	if (vb->stats_vq)
+		virtqueue_kick(vb->stats_vq);
+	vb_queue(vb, &vb->resize_work.work);
+	return 0;
+
+del_vqs:
+	vb->vdev->config->del_vqs(vb->vdev);
+	return err;
+}
+
+static void vb_stop_work(struct vballoon *vb)
+{
+	spin_lock_irq(&vb->stop_lock);
+	vb->stopped = true;
+	spin_unlock_irq(&vb->stop_lock);
+	cancel_delayed_work_sync(&vb->resize_work);
+	cancel_work_sync(&vb->stats_work);
+}
+
+/* Give every page back and tell the host, then quiesce the device. */
+static void vb_stop(struct vballoon *vb)
+{
+	vb_oom_unregister(vb);
+	vb_stop_work(vb);
+
+	while (vb->num_pages) {
+		/* Pages isolated for migration come back shortly. */
+		if (!vb_deflate(vb, vb->num_pages))
+			schedule_timeout_uninterruptible(1);
+	}
+	virtio_reset_device(vb->vdev);
+	vb->vdev->config->del_vqs(vb->vdev);
+}
+
+static int vb_probe(struct virtio_device *vdev)
+{
+	struct vballoon *vb;
+	int err;
+
+	if (!vdev->config->get)
+		return -EINVAL;
+
+	mutex_lock(&vb_instance_lock);
+	err = -EBUSY;
+	if (vb_instance) {
+		dev_err(&vdev->dev, "only one balloon device is supported\n");
+		goto unlock;
+	}
+	err = -ENOMEM;
+	vb = kzalloc(sizeof(*vb), GFP_KERNEL);
+	if (!vb)
+		goto unlock;
+	vb->pfns = kcalloc(VB_PFN_BATCH, sizeof(vb->pfns[0]), GFP_KERNEL);
+	if (!vb->pfns)
+		goto free_vb;
+
+	vb->vdev = vdev;
+	vdev->priv = vb;
+	vb->deflate_on_oom =
+		virtio_has_feature(vdev, VIRTIO_BALLOON_F_DEFLATE_ON_OOM);
+	init_waitqueue_head(&vb->acked);
+	spin_lock_init(&vb->stop_lock);
+	mutex_init(&vb->lock);
+	INIT_DELAYED_WORK(&vb->resize_work, vb_resize_work);
+	INIT_WORK(&vb->stats_work, vb_stats_work);
+	balloon_devinfo_init(&vb->b_dev_info);
+	vb_migrate_init(vb);
+
+	err = vb_start(vb);
+	if (err)
+		goto free_pfns;
+	vb_debugfs_init(vb);
+	vb_instance = vb;
+	mutex_unlock(&vb_instance_lock);
+	return 0;
+
+free_pfns:
+	kfree(vb->pfns);
+free_vb:
+	kfree(vb);
+unlock:
+	mutex_unlock(&vb_instance_lock);
+	return err;
+}
+
+static void vb_remove(struct virtio_device *vdev)
+{
+	struct vballoon *vb = vdev->priv;
+
+	mutex_lock(&vb_instance_lock);
+	vb_debugfs_exit(vb);
+	vb_stop(vb);
+	vb_instance = NULL;
+	mutex_unlock(&vb_instance_lock);
+	kfree(vb->pfns);
+	kfree(vb);
+}
+
+static int vb_validate(struct virtio_device *vdev)
+{
+	/* Balloon PFNs are guest-physical: an IOMMU in between is meaningless. */
+	__virtio_clear_bit(vdev, VIRTIO_F_ACCESS_PLATFORM);
+	return 0;
+}
+
+#ifdef CONFIG_PM_SLEEP
+static int vb_freeze(struct virtio_device *vdev)
+{
+	vb_stop(vdev->priv);
+	return 0;
+}
+
+static int vb_restore(struct virtio_device *vdev)
+{
+	return vb_start(vdev->priv);
+}
+#endif
+
+static const struct virtio_device_id vb_id_table[] = {
+	{ VIRTIO_ID_BALLOON, VIRTIO_DEV_ANY_ID },
+	{ 0 },
+};
+
+static unsigned int vb_features[] = {
+	VIRTIO_BALLOON_F_MUST_TELL_HOST,
+	VIRTIO_BALLOON_F_STATS_VQ,
+	VIRTIO_BALLOON_F_DEFLATE_ON_OOM,
+};
+
+static struct virtio_driver vb_driver = {
+	.feature_table = vb_features,
+	.feature_table_size = ARRAY_SIZE(vb_features),
+	.driver.name = KBUILD_MODNAME,
+	.driver.owner = THIS_MODULE,
+	.id_table = vb_id_table,
+	.validate = vb_validate,
+	.probe = vb_probe,
+	.remove = vb_remove,
+	.config_changed = vb_config_changed,
+#ifdef CONFIG_PM_SLEEP
+	.freeze = vb_freeze,
+	.restore = vb_restore,
+#endif
+};
+
+module_virtio_driver(vb_driver);
+MODULE_DEVICE_TABLE(virtio, vb_id_table);
+MODULE_DESCRIPTION("Virtio memory balloon with deflate-on-OOM escalation");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Escalation: the kernel cannot tell the notifier how much memory the
+ * failing allocation needs, so a fixed amount per call crawls through
+ * hundreds of OOM calls for a large demand. Within one storm each call
+ * leaks a fixed share of what the storm has leaked so far. Every call but
+ * the last was needed (another OOM followed it), so the over-leak is bounded
+ * by that share: with 25 % at most 1.25 times what was needed.
+ */
+#include "oom_policy.h"
+
+static u32 vb_min_u32(u64 a, u32 b)
+{
+	return a < b ? (u32)a : b;
+}
+
+/* Start a new storm if the previous call is older than the window. */
+static void vb_oom_refresh(struct vb_oom_storm *s,
+			   const struct vb_oom_params *p, u64 now_ms)
+{
+	if (s->active && now_ms >= s->last_ms &&
+	    now_ms - s->last_ms <= p->window_ms)
+		return;
+	s->active = false;
+	s->leaked = 0;
+	s->step = 0;
+}
+
+u32 vb_oom_pages_to_leak(struct vb_oom_storm *s, const struct vb_oom_params *p,
+			 u64 now_ms)
+{
+	u64 want = p->base_pages;
+
+	vb_oom_refresh(s, p, now_ms);
+	if (!p->escalate_pct)
+		return p->base_pages;
+	if (s->active) {
+		u64 grown = s->leaked * p->escalate_pct / 100;
+
+		if (grown > want)
+			want = grown;
+	}
+	/* The cap never shrinks a call below the base amount. */
+	if (p->max_pages > p->base_pages)
+		return vb_min_u32(want, p->max_pages);
+	return p->base_pages;
+}
+
+void vb_oom_record(struct vb_oom_storm *s, u32 freed, u64 now_ms)
+{
+	if (s->active)
+		s->step++;
+	s->active = true;
+	s->leaked += freed;
+	s->last_ms = now_ms;
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Deflate-on-OOM escalation policy. Pure arithmetic with no kernel
+ * dependencies, so that host unit tests exercise exactly this code.
+ */
+#ifndef _VBALLOON_OOM_POLICY_H
+#define _VBALLOON_OOM_POLICY_H
+
+#ifdef __KERNEL__
+#include <linux/types.h>
+#else
+#include <stdint.h>
+#include <stdbool.h>
+typedef uint32_t u32;
+typedef uint64_t u64;
+#endif
+
+/* Tunables, snapshotted from module parameters at each OOM call. */
+struct vb_oom_params {
+	u32 base_pages;		/* oom_pages: first call of a storm */
+	u32 escalate_pct;	/* growth per call, % of the storm so far; 0 = off */
+	u32 max_pages;		/* cap on one call */
+	u32 window_ms;		/* calls closer than this form one storm */
+};
+
+/* State of the current OOM storm. */
+struct vb_oom_storm {
+	bool active;
+	u64 last_ms;		/* time of the previous call */
+	u64 leaked;		/* pages leaked in this storm */
+	u32 step;		/* 0 for the first call of a storm */
+};
+
+u32 vb_oom_pages_to_leak(struct vb_oom_storm *s, const struct vb_oom_params *p,
+			 u64 now_ms);
+void vb_oom_record(struct vb_oom_storm *s, u32 freed, u64 now_ms);
+
+#endif /* _VBALLOON_OOM_POLICY_H */
