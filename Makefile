@@ -40,11 +40,7 @@ vbtrace:
 guest: guest-module vbtrace
 
 guest-module:
-	@k=$(guest_kernel); abi=$$(basename $$k); out=$(BUILD)/$$abi/module; \
-	mkdir -p $$out && ln -sf $(ROOT)/module/*.[ch] $(ROOT)/module/Kbuild $$out/ && \
-	$(MAKE) -C $$k/usr/src/linux-headers-$$abi M=$$out W=1 modules && \
-	$(ROOT)/scripts/add-module-btf.sh $$out/vballoon.ko $$k/vmlinux && \
-	cp $$out/vballoon.ko $(BUILD)/$$abi/vballoon.ko
+	@k=$(guest_kernel) && $(ROOT)/scripts/build-module.sh $$k $(BUILD)/$$(basename $$k)
 
 deps:
 	@$(ROOT)/scripts/deps.sh

@@ -3,15 +3,24 @@
 #ifndef _VBALLOON_COMPAT_H
 #define _VBALLOON_COMPAT_H
 
-#include <linux/version.h>
+#include <linux/sched.h>
+#include <linux/shrinker.h>
+#include <linux/slab.h>
+#include <linux/swap.h>
 #include <linux/virtio_config.h>
+
+/*
+ * Kbuild detects features in the target's headers (VB_HAVE_*) rather than
+ * comparing version numbers, which distribution backports make unreliable.
+ */
 
 /* 6.11 replaced the callbacks[]/names[] arrays with struct virtqueue_info. */
 static inline int vb_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
 			      struct virtqueue *vqs[],
-			      vq_callback_t *callbacks[], const char *names[])
+			      vq_callback_t *callbacks[],
+			      const char * const names[])
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 11, 0)
+#ifdef VB_HAVE_VQ_INFO
 	struct virtqueue_info info[3] = {};
 	unsigned int i;
 
@@ -26,5 +35,83 @@ static inline int vb_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
 	return virtio_find_vqs(vdev, nvqs, vqs, callbacks, names, NULL);
 #endif
 }
+
+/* Pages freed outside the LRU count as progress for the reclaimer. */
+static inline void vb_account_reclaimed(unsigned long pages)
+{
+	if (!current->reclaim_state)
+		return;
+#ifdef VB_HAVE_RECLAIMED_SLAB
+	current->reclaim_state->reclaimed_slab += pages;
+#else
+	current->reclaim_state->reclaimed += pages;
+#endif
+}
+
+typedef unsigned long (*vb_shrink_fn)(struct shrinker *,
+				      struct shrink_control *);
+
+/* 6.7 moved shrinkers to shrinker_alloc() with a private_data pointer. */
+#ifdef VB_HAVE_SHRINKER_ALLOC
+static inline struct shrinker *vb_shrinker_create(const char *name,
+						  vb_shrink_fn count,
+						  vb_shrink_fn scan, void *priv)
+{
+	struct shrinker *s = shrinker_alloc(0, "%s", name);
+
+	if (!s)
+		return NULL;
+	s->count_objects = count;
+	s->scan_objects = scan;
+	s->private_data = priv;
+	shrinker_register(s);
+	return s;
+}
+
+static inline void *vb_shrinker_priv(struct shrinker *s)
+{
+	return s->private_data;
+}
+
+static inline void vb_shrinker_destroy(struct shrinker *s)
+{
+	shrinker_free(s);
+}
+#else
+struct vb_shrinker {
+	struct shrinker s;
+	void *priv;
+};
+
+static inline struct shrinker *vb_shrinker_create(const char *name,
+						  vb_shrink_fn count,
+						  vb_shrink_fn scan, void *priv)
+{
+	struct vb_shrinker *w = kzalloc(sizeof(*w), GFP_KERNEL);
+
+	if (!w)
+		return NULL;
+	w->s.count_objects = count;
+	w->s.scan_objects = scan;
+	w->s.seeks = DEFAULT_SEEKS;
+	w->priv = priv;
+	if (register_shrinker(&w->s, "%s", name)) {
+		kfree(w);
+		return NULL;
+	}
+	return &w->s;
+}
+
+static inline void *vb_shrinker_priv(struct shrinker *s)
+{
+	return container_of(s, struct vb_shrinker, s)->priv;
+}
+
+static inline void vb_shrinker_destroy(struct shrinker *s)
+{
+	unregister_shrinker(s);
+	kfree(container_of(s, struct vb_shrinker, s));
+}
+#endif
 
 #endif /* _VBALLOON_COMPAT_H */

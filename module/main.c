@@ -59,6 +59,8 @@ VB_PARAM(oom_max_pages, 65536, 1, 1048576,
 	 "most pages one OOM call releases");
 VB_PARAM(oom_window_ms, 1000, 1, 60000,
 	 "OOM calls closer than this form one storm");
+VB_PARAM(oom_reclaim, 1, 0, 1,
+	 "during an OOM storm, let reclaim take balloon pages; 0 = off");
 VB_PARAM(reinflate_holdoff_ms, 10000, 0, 3600000,
 	 "no re-inflation for this long after an OOM release");
 
@@ -72,6 +74,11 @@ struct vb_oom_params vb_oom_params_now(void)
 	};
 }
 
+bool vb_oom_reclaim_enabled(void)
+{
+	return READ_ONCE(oom_reclaim.val);
+}
+
 unsigned int vb_holdoff_ms(void)
 {
 	return READ_ONCE(reinflate_holdoff_ms.val);
@@ -80,20 +87,6 @@ unsigned int vb_holdoff_ms(void)
 /* One balloon per guest: debugfs and the OOM notifier assume it. */
 static DEFINE_MUTEX(vb_instance_lock);
 static struct vballoon *vb_instance;
-
-static void vb_queue(struct vballoon *vb, struct work_struct *work)
-{
-	unsigned long flags;
-
-	spin_lock_irqsave(&vb->stop_lock, flags);
-	if (!vb->stopped) {
-		if (work == &vb->resize_work.work)
-			mod_delayed_work(system_freezable_wq, &vb->resize_work, 0);
-		else
-			queue_work(system_freezable_wq, work);
-	}
-	spin_unlock_irqrestore(&vb->stop_lock, flags);
-}
 
 static void vb_ack(struct virtqueue *vq)
 {
@@ -105,21 +98,23 @@ static void vb_ack(struct virtqueue *vq)
 static void vb_stats_request(struct virtqueue *vq)
 {
 	struct vballoon *vb = vq->vdev->priv;
+	unsigned long flags;
 
-	vb_queue(vb, &vb->stats_work);
+	spin_lock_irqsave(&vb->stop_lock, flags);
+	if (!vb->stopped)
+		queue_work(system_freezable_wq, &vb->stats_work);
+	spin_unlock_irqrestore(&vb->stop_lock, flags);
 }
 
 static void vb_config_changed(struct virtio_device *vdev)
 {
-	struct vballoon *vb = vdev->priv;
-
-	vb_queue(vb, &vb->resize_work.work);
+	vb_schedule_resize(vdev->priv, 0);
 }
 
 static int vb_init_vqs(struct vballoon *vb)
 {
 	vq_callback_t *callbacks[] = { vb_ack, vb_ack, vb_stats_request };
-	const char *names[] = { "inflate", "deflate", "stats" };
+	static const char * const names[] = { "inflate", "deflate", "stats" };
 	struct virtqueue *vqs[3];
 	unsigned int nvqs = 2;
 	int err;
@@ -155,7 +150,7 @@ static int vb_start(struct vballoon *vb)
 	virtio_device_ready(vb->vdev);
 	if (vb->stats_vq)
 		virtqueue_kick(vb->stats_vq);
-	vb_queue(vb, &vb->resize_work.work);
+	vb_schedule_resize(vb, 0);
 	return 0;
 
 del_vqs:
@@ -216,6 +211,7 @@ static int vb_probe(struct virtio_device *vdev)
 	init_waitqueue_head(&vb->acked);
 	spin_lock_init(&vb->stop_lock);
 	mutex_init(&vb->lock);
+	mutex_init(&vb->storm_lock);
 	INIT_DELAYED_WORK(&vb->resize_work, vb_resize_work);
 	INIT_WORK(&vb->stats_work, vb_stats_work);
 	balloon_devinfo_init(&vb->b_dev_info);

@@ -1,54 +1,131 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Deflate on OOM: out_of_memory() calls this notifier before it picks a
- * victim. Pages we free here make it return without killing anything.
+ * Deflate on OOM. out_of_memory() calls our notifier before it picks a
+ * victim: pages freed there make it return without killing anything.
+ *
+ * Each OOM call comes after the allocator has retried reclaim many times in
+ * vain, which costs far more than releasing pages. So an OOM call also arms
+ * a storm: for oom_window_ms the balloon offers its pages to reclaim through
+ * a shrinker, and reclaim (direct or kswapd) takes from it what the
+ * allocator needs, when it needs it, instead of failing towards the next
+ * OOM call. Outside a storm the shrinker reports nothing to reclaim.
  */
 #include <linux/jiffies.h>
 #include <linux/ktime.h>
 #include <linux/oom.h>
 
+#include "compat.h"
 #include "vballoon.h"
 #include "vballoon_trace.h"
+
+static u64 vb_now_ms(u64 ns)
+{
+	return div_u64(ns, NSEC_PER_MSEC);
+}
+
+/* Release pages for the storm; called with storm_lock held. */
+static unsigned int vb_oom_release(struct vballoon *vb, bool oom_call)
+{
+	struct vb_oom_params params = vb_oom_params_now();
+	u64 start = ktime_get_ns();
+	unsigned int asked, got;
+	unsigned long holdoff;
+
+	asked = vb_oom_pages_to_leak(&vb->oom_storm, &params, vb_now_ms(start));
+	got = vb_leak(vb, asked);
+	vb_oom_record(&vb->oom_storm, got, vb_now_ms(start), oom_call);
+
+	/*
+	 * Keep the resize work from taking the pages straight back, then let
+	 * it converge on the host's target again once the hold-off is over.
+	 */
+	holdoff = msecs_to_jiffies(vb_holdoff_ms());
+	WRITE_ONCE(vb->holdoff_until, jiffies + holdoff);
+	vb_schedule_resize(vb, holdoff);
+
+	WRITE_ONCE(vb->oom_leaked, vb->oom_leaked + got);
+	if (!oom_call)
+		WRITE_ONCE(vb->oom_reclaimed, vb->oom_reclaimed + got);
+	trace_vballoon_oom_leak(asked, got, READ_ONCE(vb->num_pages),
+				READ_ONCE(vb->target), ktime_get_ns() - start,
+				vb->oom_storm.step);
+	return got;
+}
 
 static int vb_oom_notify(struct notifier_block *nb, unsigned long unused,
 			 void *parm)
 {
 	struct vballoon *vb = container_of(nb, struct vballoon, oom_nb);
-	struct vb_oom_params params = vb_oom_params_now();
 	unsigned long *freed = parm;
-	u64 start = ktime_get_ns();
-	u64 now_ms = div_u64(start, NSEC_PER_MSEC);
-	unsigned int asked, got;
+	unsigned int got;
 
-	/* oom_lock serialises calls; the storm state needs no lock of its own. */
-	asked = vb_oom_pages_to_leak(&vb->oom_storm, &params, now_ms);
-	got = vb_leak(vb, asked);
-	vb_oom_record(&vb->oom_storm, got, now_ms);
-
-	/* Keep the resize work from taking the pages straight back. */
-	WRITE_ONCE(vb->holdoff_until,
-		   jiffies + msecs_to_jiffies(vb_holdoff_ms()));
+	mutex_lock(&vb->storm_lock);
 	WRITE_ONCE(vb->oom_calls, vb->oom_calls + 1);
-	WRITE_ONCE(vb->oom_leaked, vb->oom_leaked + got);
-	*freed += got / VB_PAGES_PER_PAGE;
+	got = vb_oom_release(vb, true);
+	mutex_unlock(&vb->storm_lock);
 
-	trace_vballoon_oom_leak(asked, got, READ_ONCE(vb->num_pages),
-				vb_target_pages(vb), ktime_get_ns() - start,
-				vb->oom_storm.step);
+	*freed += got / VB_PAGES_PER_PAGE;
 	return NOTIFY_OK;
+}
+
+static bool vb_storm_armed(struct vballoon *vb)
+{
+	struct vb_oom_params params = vb_oom_params_now();
+
+	return vb_oom_reclaim_enabled() &&
+	       vb_oom_armed(&vb->oom_storm, &params,
+			    vb_now_ms(ktime_get_ns()));
+}
+
+static unsigned long vb_reclaim_count(struct shrinker *s,
+				      struct shrink_control *sc)
+{
+	struct vballoon *vb = vb_shrinker_priv(s);
+
+	return vb_storm_armed(vb) ? READ_ONCE(vb->num_pages) : 0;
+}
+
+static unsigned long vb_reclaim_scan(struct shrinker *s,
+				     struct shrink_control *sc)
+{
+	struct vballoon *vb = vb_shrinker_priv(s);
+	unsigned int got = 0;
+
+	/* Never wait in reclaim: a busy storm is already releasing pages. */
+	if (!mutex_trylock(&vb->storm_lock))
+		return SHRINK_STOP;
+	if (vb_storm_armed(vb))
+		got = vb_oom_release(vb, false);
+	mutex_unlock(&vb->storm_lock);
+
+	if (!got)
+		return SHRINK_STOP;
+	vb_account_reclaimed(got / VB_PAGES_PER_PAGE);
+	return got / VB_PAGES_PER_PAGE;
 }
 
 int vb_oom_register(struct vballoon *vb)
 {
+	int err;
+
 	if (!vb->deflate_on_oom)
 		return 0;
+	vb->shrinker = vb_shrinker_create(KBUILD_MODNAME, vb_reclaim_count,
+					  vb_reclaim_scan, vb);
+	if (!vb->shrinker)
+		return -ENOMEM;
 	vb->oom_nb.notifier_call = vb_oom_notify;
 	vb->oom_nb.priority = VB_OOM_PRIORITY;
-	return register_oom_notifier(&vb->oom_nb);
+	err = register_oom_notifier(&vb->oom_nb);
+	if (err)
+		vb_shrinker_destroy(vb->shrinker);
+	return err;
 }
 
 void vb_oom_unregister(struct vballoon *vb)
 {
-	if (vb->deflate_on_oom)
-		unregister_oom_notifier(&vb->oom_nb);
+	if (!vb->deflate_on_oom)
+		return;
+	unregister_oom_notifier(&vb->oom_nb);
+	vb_shrinker_destroy(vb->shrinker);
 }

@@ -14,12 +14,18 @@ static u32 vb_min_u32(u64 a, u32 b)
 	return a < b ? (u32)a : b;
 }
 
-/* Start a new storm if the previous call is older than the window. */
+bool vb_oom_armed(const struct vb_oom_storm *s, const struct vb_oom_params *p,
+		  u64 now_ms)
+{
+	return s->active && now_ms >= s->last_ms &&
+	       now_ms - s->last_ms <= p->window_ms;
+}
+
+/* Start a new storm if the latest OOM call is older than the window. */
 static void vb_oom_refresh(struct vb_oom_storm *s,
 			   const struct vb_oom_params *p, u64 now_ms)
 {
-	if (s->active && now_ms >= s->last_ms &&
-	    now_ms - s->last_ms <= p->window_ms)
+	if (vb_oom_armed(s, p, now_ms))
 		return;
 	s->active = false;
 	s->leaked = 0;
@@ -46,11 +52,16 @@ u32 vb_oom_pages_to_leak(struct vb_oom_storm *s, const struct vb_oom_params *p,
 	return p->base_pages;
 }
 
-void vb_oom_record(struct vb_oom_storm *s, u32 freed, u64 now_ms)
+/* Only OOM calls start a storm or extend its window; reclaim rides on it. */
+void vb_oom_record(struct vb_oom_storm *s, u32 freed, u64 now_ms,
+		   bool oom_call)
 {
+	if (!s->active && !oom_call)
+		return;
 	if (s->active)
 		s->step++;
 	s->active = true;
 	s->leaked += freed;
-	s->last_ms = now_ms;
+	if (oom_call)
+		s->last_ms = now_ms;
 }

@@ -23,16 +23,23 @@ struct vb_oom_params {
 	u32 window_ms;		/* calls closer than this form one storm */
 };
 
-/* State of the current OOM storm. */
+/*
+ * State of the current OOM storm. A storm starts with an OOM notifier call
+ * and lasts window_ms past the latest one; while it lasts, reclaim may also
+ * take pages from the balloon (see oom.c).
+ */
 struct vb_oom_storm {
 	bool active;
-	u64 last_ms;		/* time of the previous call */
-	u64 leaked;		/* pages leaked in this storm */
-	u32 step;		/* 0 for the first call of a storm */
+	u64 last_ms;		/* time of the latest OOM notifier call */
+	u64 leaked;		/* pages released in this storm */
+	u32 step;		/* releases in this storm before the latest */
 };
 
 u32 vb_oom_pages_to_leak(struct vb_oom_storm *s, const struct vb_oom_params *p,
 			 u64 now_ms);
-void vb_oom_record(struct vb_oom_storm *s, u32 freed, u64 now_ms);
+bool vb_oom_armed(const struct vb_oom_storm *s, const struct vb_oom_params *p,
+		  u64 now_ms);
+void vb_oom_record(struct vb_oom_storm *s, u32 freed, u64 now_ms,
+		   bool oom_call);
 
 #endif /* _VBALLOON_OOM_POLICY_H */

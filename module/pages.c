@@ -16,6 +16,7 @@
 #define VB_RETRY_MAX_MS		3200
 #define VB_BATCHES_PER_RUN	64	/* then requeue, to share the worker */
 
+/* Read the host's target (a config read is a VM exit: once per step). */
 u32 vb_target_pages(struct vballoon *vb)
 {
 	u32 num_pages;
@@ -24,7 +25,9 @@ u32 vb_target_pages(struct vballoon *vb)
 	virtio_cread_le(vb->vdev, struct virtio_balloon_config, num_pages,
 			&num_pages);
 	/* A host asking for a partial guest page gets it rounded down. */
-	return ALIGN_DOWN(num_pages, VB_PAGES_PER_PAGE);
+	num_pages = ALIGN_DOWN(num_pages, VB_PAGES_PER_PAGE);
+	WRITE_ONCE(vb->target, num_pages);
+	return num_pages;
 }
 
 void vb_update_actual(struct vballoon *vb)
@@ -125,7 +128,7 @@ unsigned int vb_inflate(struct vballoon *vb, unsigned int want)
 	vb->num_pages += n;
 	vb->inflated += n;
 	vb_update_actual(vb);
-	trace_vballoon_inflate(n, vb->num_pages, vb_target_pages(vb));
+	trace_vballoon_inflate(n, vb->num_pages, READ_ONCE(vb->target));
 	mutex_unlock(&vb->lock);
 	return n;
 }
@@ -178,7 +181,7 @@ unsigned int vb_deflate(struct vballoon *vb, unsigned int want)
 	mutex_lock(&vb->lock);
 	n = vb_deflate_locked(vb, want, &pages);
 	if (n)
-		trace_vballoon_deflate(n, vb->num_pages, vb_target_pages(vb));
+		trace_vballoon_deflate(n, vb->num_pages, READ_ONCE(vb->target));
 	mutex_unlock(&vb->lock);
 	vb_release(vb, &pages);
 	return n;
@@ -211,7 +214,7 @@ static unsigned int vb_next_retry_ms(struct vballoon *vb)
 	return vb->retry_ms;
 }
 
-static void vb_requeue(struct vballoon *vb, unsigned long delay)
+void vb_schedule_resize(struct vballoon *vb, unsigned long delay)
 {
 	unsigned long flags;
 
@@ -268,5 +271,5 @@ void vb_resize_work(struct work_struct *work)
 		 !READ_ONCE(vb->stopped));
 
 	if (more || delay)
-		vb_requeue(vb, delay);
+		vb_schedule_resize(vb, delay);
 }

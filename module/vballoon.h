@@ -46,16 +46,20 @@ struct vballoon {
 	struct mutex lock;
 	__virtio32 *pfns;
 	unsigned int num_pages;		/* pages in the balloon, as told */
+	unsigned int target;		/* host's num_pages, last read */
 	struct balloon_dev_info b_dev_info;
 
 	/* Cumulative counters for debugfs (written under lock). */
 	u64 inflated;
 	u64 deflated;			/* includes OOM leaks */
 	u64 oom_calls;
-	u64 oom_leaked;
+	u64 oom_leaked;			/* by OOM calls and storm reclaim */
+	u64 oom_reclaimed;		/* of which by storm reclaim */
 
 	bool deflate_on_oom;
 	struct notifier_block oom_nb;
+	struct shrinker *shrinker;	/* storm reclaim (oom.c) */
+	struct mutex storm_lock;	/* oom_storm; taken before lock */
 	struct vb_oom_storm oom_storm;
 	unsigned long holdoff_until;	/* jiffies; no inflation before */
 
@@ -66,6 +70,7 @@ struct vballoon {
 /* Parameters (main.c). */
 struct vb_oom_params vb_oom_params_now(void);
 unsigned int vb_holdoff_ms(void);
+bool vb_oom_reclaim_enabled(void);
 
 /* pages.c: moving pages between the guest and the balloon. */
 u32 vb_target_pages(struct vballoon *vb);
@@ -76,6 +81,7 @@ unsigned int vb_leak(struct vballoon *vb, unsigned int want);
 void vb_tell_host(struct vballoon *vb, struct virtqueue *vq, unsigned int n);
 bool vb_holdoff_active(struct vballoon *vb);
 void vb_resize_work(struct work_struct *work);
+void vb_schedule_resize(struct vballoon *vb, unsigned long delay);
 
 /* oom.c */
 int vb_oom_register(struct vballoon *vb);

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The driver's OOM escalation policy (module/oom_policy.c), on the host. */
+#include "check.h"
+#include "oom_policy.h"
+
+static const struct vb_oom_params defaults = {
+	.base_pages = 256, .escalate_pct = 25, .max_pages = 65536,
+	.window_ms = 1000,
+};
+
+/* One OOM call at now_ms that frees what it asked for. */
+static u32 call(struct vb_oom_storm *s, const struct vb_oom_params *p,
+		u64 now_ms)
+{
+	u32 n = vb_oom_pages_to_leak(s, p, now_ms);
+
+	vb_oom_record(s, n, now_ms, true);
+	return n;
+}
+
+static void test_first_call_is_base(void)
+{
+	struct vb_oom_storm s = { 0 };
+
+	CHECK(call(&s, &defaults, 5000) == 256);
+	CHECK(s.step == 0 && s.leaked == 256);
+}
+
+static void test_escalation_grows_by_share(void)
+{
+	struct vb_oom_storm s = { 0 };
+	u64 t = 1000, total = 0;
+	u32 n, prev = 0;
+	int i;
+
+	for (i = 0; i < 40; i++, t += 5) {
+		n = call(&s, &defaults, t);
+		/* Never shrinks within a storm, never above the cap. */
+		CHECK(n >= prev && n <= defaults.max_pages);
+		/* Each call adds at most 25 % of what the storm leaked before. */
+		if (total * 25 / 100 > 256)
+			CHECK(n == total * 25 / 100 || n == defaults.max_pages);
+		total += n;
+		prev = n;
+	}
+	CHECK(s.step == 39);
+	CHECK(prev == defaults.max_pages);
+}
+
+static void test_quiet_period_resets(void)
+{
+	struct vb_oom_storm s = { 0 };
+	int i;
+
+	for (i = 0; i < 20; i++)
+		call(&s, &defaults, 100 + i);
+	CHECK(s.step == 19);
+	/* Exactly at the window edge the storm goes on... */
+	CHECK(call(&s, &defaults, 119 + 1000) > 256);
+	/* ...one millisecond past it a new storm starts at the base. */
+	CHECK(call(&s, &defaults, 119 + 2001) == 256);
+	CHECK(s.step == 0 && s.leaked == 256);
+}
+
+static void test_escalation_off_is_fixed(void)
+{
+	struct vb_oom_params p = defaults;
+	struct vb_oom_storm s = { 0 };
+	int i, fixed = 1;
+
+	p.escalate_pct = 0;
+	p.base_pages = 512;
+	for (i = 0; i < 100; i++)
+		fixed &= call(&s, &p, 10 + i) == 512;
+	CHECK(fixed);
+}
+
+static void test_cap_below_base_keeps_base(void)
+{
+	struct vb_oom_params p = defaults;
+	struct vb_oom_storm s = { 0 };
+	int i;
+
+	p.max_pages = 100;
+	for (i = 0; i < 10; i++)
+		CHECK(call(&s, &p, 10 + i) == 256);
+}
+
+static void test_over_leak_bound(void)
+{
+	/* Past the first four base calls, leaked/needed is within 1.25. */
+	u64 need;
+
+	for (need = 1; need < 400000; need = need * 3 + 17) {
+		struct vb_oom_storm s = { 0 };
+		u64 t = 0;
+
+		while (s.leaked < need)
+			call(&s, &defaults, t++);
+		CHECK(need <= 4 * 256 || s.leaked * 100 <= need * 125);
+	}
+}
+
+static void test_clock_going_backwards_starts_new_storm(void)
+{
+	struct vb_oom_storm s = { 0 };
+
+	call(&s, &defaults, 5000);
+	call(&s, &defaults, 5001);
+	CHECK(call(&s, &defaults, 10) == 256 && s.step == 0);
+}
+
+void test_oom_policy(void)
+{
+	test_first_call_is_base();
+	test_escalation_grows_by_share();
+	test_quiet_period_resets();
+	test_escalation_off_is_fixed();
+	test_cap_below_base_keeps_base();
+	test_over_leak_bound();
+	test_clock_going_backwards_starts_new_storm();
+}

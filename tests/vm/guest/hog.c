@@ -1,0 +1,44 @@
+/* Allocate and touch N MiB, report elapsed time: "hog mib=N ms=T".
+ * Optional second argument: seconds to hold the memory before exiting. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+int main(int argc, char **argv)
+{
+	long mib, i, hold = 0, start;
+	const long chunk = 1L << 20;
+
+	if (argc < 2 || (mib = atol(argv[1])) <= 0) {
+		fprintf(stderr, "usage: hog MIB [HOLD_S]\n");
+		return 2;
+	}
+	if (argc > 2)
+		hold = atol(argv[2]);
+	start = now_ms();
+	/* One chunk at a time so an OOM kill hits us mid-way, like a real app. */
+	for (i = 0; i < mib; i++) {
+		char *p = malloc(chunk);
+
+		if (!p) {
+			printf("hog mib=%ld ms=%ld failed_at=%ld\n", mib, now_ms() - start, i);
+			return 1;
+		}
+		memset(p, 0x5a, chunk);
+	}
+	printf("hog mib=%ld ms=%ld\n", mib, now_ms() - start);
+	fflush(stdout);
+	if (hold > 0)
+		sleep(hold);
+	return 0;
+}

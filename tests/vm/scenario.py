@@ -1,0 +1,84 @@
+"""Balloon scenarios shared by the OOM tests, the demo and the benchmark:
+load a driver, put the guest under balloon pressure, run a hog, and measure
+what happened from independent sources (QMP, /proc/vmstat, /proc/meminfo,
+the module's debugfs counters)."""
+import re
+import time
+
+from guest import PAGES_PER_MIB
+
+VBALLOON = "/lib/vb/vballoon.ko"
+INTREE = "/lib/vb/virtio_balloon.ko"
+HOG_RE = re.compile(r"hog mib=(\d+) ms=(\d+)")
+
+
+def load_driver(g, driver, params=""):
+    """insmod 'vballoon' or 'virtio_balloon' and wait until it bound."""
+    path = VBALLOON if driver == "vballoon" else INTREE
+    g.sh("insmod %s %s" % (path, params))
+    g.sh("i=0; until ls /sys/bus/virtio/drivers/%s/virtio* >/dev/null 2>&1;"
+         " do usleep 50000; i=$((i+1)); [ $i -gt 100 ] && exit 1; done" % driver)
+
+
+def unload_driver(g, driver):
+    """rmmod after the balloon was handed back (rmmod gives pages back)."""
+    if g.loaded(driver):
+        g.sh("rmmod %s" % driver, timeout=120)
+
+
+def set_vb_param(g, name, value):
+    """Write a vballoon parameter; returns (rc, output)."""
+    return g.run("echo %s > /sys/module/vballoon/parameters/%s" % (value, name))
+
+
+def get_vb_param(g, name):
+    return int(g.sh("cat /sys/module/vballoon/parameters/%s" % name))
+
+
+def inflate_to(g, actual_mib, timeout=120):
+    """Ask the host for actual_mib of guest RAM and wait until it is there."""
+    g.set_balloon_mib(actual_mib)
+    return g.wait_actual(actual_mib, timeout=timeout)
+
+
+def run_hog(g, mib, timeout=180):
+    """Run the hog; returns dict(rc, ms or None, killed)."""
+    rc, out = g.run("hog %d" % mib, timeout=timeout)
+    m = HOG_RE.search(out)
+    return {"rc": rc, "ms": int(m.group(2)) if m and rc == 0 else None,
+            "killed": rc in (137, -9), "out": out}
+
+
+def snapshot(g):
+    """Independent truth at one instant."""
+    vm = g.vmstat()
+    mi = g.meminfo()
+    return {"vmstat": vm, "meminfo": mi, "actual_mib": g.actual_mib(),
+            "vb": g.vb_stats(), "t": time.monotonic()}
+
+
+def delta(a, b, key, src="vmstat"):
+    return b[src].get(key, 0) - a[src].get(key, 0)
+
+
+def rescue(g, driver, hog_mib, actual_mib=None):
+    """With the balloon at actual_mib (None: no pressure), run the hog and
+    report time, pages leaked and pages the hog needed beyond free memory."""
+    if actual_mib is not None:
+        inflate_to(g, actual_mib)
+    g.sh("echo 3 > /proc/sys/vm/drop_caches; sync")
+    before = snapshot(g)
+    hog = run_hog(g, hog_mib)
+    after = snapshot(g)
+    leaked = delta(before, after, "balloon_deflate")
+    needed = max(0, hog_mib * PAGES_PER_MIB - before["meminfo"]["MemFree"] // 4)
+    return {
+        "driver": driver, "hog_mib": hog_mib, "actual_mib": actual_mib,
+        "rc": hog["rc"], "ms": hog["ms"], "killed": hog["killed"],
+        "oom_kill": delta(before, after, "oom_kill"),
+        "leaked_pages": leaked, "needed_pages": needed,
+        "over_leak": round(leaked / needed, 3) if needed else None,
+        "vb_oom_calls": delta(before, after, "oom_calls", "vb"),
+        "vb_oom_leaked": delta(before, after, "oom_leaked_pages", "vb"),
+        "actual_after_mib": after["actual_mib"], "out": hog["out"],
+    }

@@ -1,0 +1,202 @@
+"""Deflate on OOM, end to end: a real guest kernel, QEMU's balloon device
+with deflate-on-oom on and off, and hogs that need more than is free.
+Every claim is checked against /proc/vmstat, QMP or /proc/meminfo."""
+import contextlib
+import json
+import os
+
+import pytest
+
+from conftest import stop_guest
+from guest import MIB, PAGES_PER_MIB
+import scenario as sc
+
+MEM = 1024          # guest RAM, MiB
+PRESSURE = 256      # guest RAM left by the balloon, MiB
+HOG = 300           # more than is free under pressure, less than RAM
+
+pytestmark = pytest.mark.allow_oom
+
+
+@pytest.fixture(scope="module")
+def gon(boot_guest):
+    g = boot_guest("oom-on", mem_mib=MEM, deflate_on_oom=True)
+    yield g
+    stop_guest(g, allow_oom=True)
+
+
+@pytest.fixture(scope="module")
+def goff(boot_guest):
+    g = boot_guest("oom-off", mem_mib=MEM, deflate_on_oom=False)
+    yield g
+    stop_guest(g, allow_oom=True)
+
+
+@contextlib.contextmanager
+def driver(g, name="vballoon", params=""):
+    """Load a driver on an empty balloon; give everything back afterwards."""
+    for d in ("vballoon", "virtio_balloon"):
+        sc.unload_driver(g, d)
+    g.set_balloon_mib(MEM)
+    sc.load_driver(g, name, params)
+    g.wait_actual(MEM)
+    try:
+        yield g
+    finally:
+        g.set_balloon_mib(MEM)
+        g.wait_actual(MEM, timeout=120)
+        sc.unload_driver(g, name)
+
+
+def test_rescue_keeps_hog_alive(gon):
+    with driver(gon) as g:
+        sc.inflate_to(g, PRESSURE)
+        g.qmp.clear_events()
+        r = sc.rescue(g, "vballoon", HOG)
+        assert r["rc"] == 0, r
+        assert r["oom_kill"] == 0
+        assert r["vb_oom_calls"] > 0
+        assert r["leaked_pages"] > 0
+        # Every page the kernel counted as deflated was an OOM leak.
+        assert r["leaked_pages"] == r["vb_oom_leaked"]
+        assert r["actual_after_mib"] > PRESSURE
+        ev = g.qmp.wait_event("BALLOON_CHANGE", timeout=5,
+                              predicate=lambda e: e["data"]["actual"] > PRESSURE * MIB)
+        assert ev is not None
+
+
+def test_no_rescue_without_feature(goff):
+    with driver(goff) as g:
+        sc.inflate_to(g, PRESSURE)
+        r = sc.rescue(g, "vballoon", HOG)
+        assert r["killed"], r
+        assert r["oom_kill"] == 1
+        assert r["leaked_pages"] == 0
+        assert g.vb_stats()["oom_calls"] == 0
+        assert g.vb_stats()["deflate_on_oom"] == 0
+        assert g.actual_mib() == PRESSURE
+
+
+def per_call(r):
+    return r["vb_oom_leaked"] / r["vb_oom_calls"]
+
+
+def test_oom_pages_at_run_time(gon):
+    """Escalation and storm reclaim off: exactly the original design."""
+    params = "oom_escalate_pct=0 oom_reclaim=0 reinflate_holdoff_ms=0"
+    with driver(gon, params=params) as g:
+        for pages in (512, 2048):
+            assert sc.set_vb_param(g, "oom_pages", pages)[0] == 0
+            sc.inflate_to(g, PRESSURE)
+            r = sc.rescue(g, "vballoon", HOG)
+            assert r["rc"] == 0 and r["oom_kill"] == 0
+            assert r["vb_oom_calls"] > 0
+            # Escalation off: exactly oom_pages per call, even above 256.
+            assert r["vb_oom_leaked"] == pages * r["vb_oom_calls"]
+            assert r["leaked_pages"] == r["vb_oom_leaked"]
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "262145", "99999999999", "abc", ""])
+def test_invalid_oom_pages_refused(gon, bad):
+    with driver(gon, params="oom_pages=300") as g:
+        rc, out = sc.set_vb_param(g, "oom_pages", "'%s'" % bad)
+        assert rc != 0
+        assert "Invalid argument" in out
+        assert sc.get_vb_param(g, "oom_pages") == 300
+
+
+def test_empty_balloon_means_normal_oom_kill(gon):
+    with driver(gon) as g:
+        r = sc.rescue(g, "vballoon", MEM + 256)
+        assert r["killed"]
+        assert r["oom_kill"] == 1
+        assert r["leaked_pages"] == 0
+        assert g.vb_stats()["balloon_pages"] == 0
+
+
+def test_exhausted_balloon_then_oom_kill(gon):
+    with driver(gon) as g:
+        sc.inflate_to(g, MEM - 32)           # a 32 MiB balloon
+        r = sc.rescue(g, "vballoon", MEM + 256)
+        assert r["killed"] and r["oom_kill"] == 1
+        # Everything was given back before the kill, and no more.
+        assert r["leaked_pages"] == 32 * PAGES_PER_MIB
+        assert g.vb_stats()["balloon_pages"] == 0
+        assert g.actual_mib() == MEM
+
+
+def test_memcg_oom_does_not_deflate(gon):
+    """The kernel calls OOM notifiers for global OOMs only (6.1, 6.12):
+    a cgroup hitting memory.max is killed with the balloon untouched."""
+    with driver(gon) as g:
+        sc.inflate_to(g, PRESSURE + 256)
+        g.sh("echo +memory > /sys/fs/cgroup/cgroup.subtree_control;"
+             " mkdir -p /sys/fs/cgroup/t; echo 64M > /sys/fs/cgroup/t/memory.max")
+        before = sc.snapshot(g)
+        rc, out = g.run("echo $$ > /sys/fs/cgroup/t/cgroup.procs; exec hog 128")
+        after = sc.snapshot(g)
+        assert rc == 137, out
+        assert sc.delta(before, after, "oom_kill") == 1
+        assert sc.delta(before, after, "balloon_deflate") == 0
+        assert sc.delta(before, after, "oom_calls", "vb") == 0
+        g.sh("rmdir /sys/fs/cgroup/t")
+
+
+def test_oom_storm(gon):
+    """20 hogs in a row, the host keeping its target: with no hold-off the
+    balloon re-inflates between hogs, so every hog needs a rescue."""
+    with driver(gon, params="reinflate_holdoff_ms=0") as g:
+        sc.inflate_to(g, PRESSURE)
+        before = sc.snapshot(g)
+        for i in range(20):
+            g.wait_actual(PRESSURE, timeout=60)
+            r = sc.run_hog(g, HOG)
+            assert r["rc"] == 0, "hog %d: %s" % (i, r)
+        after = sc.snapshot(g)
+        assert sc.delta(before, after, "oom_kill") == 0
+        assert sc.delta(before, after, "oom_calls", "vb") >= 20
+        assert (sc.delta(before, after, "balloon_deflate") ==
+                sc.delta(before, after, "oom_leaked_pages", "vb"))
+
+
+def test_reinflate_holdoff(gon):
+    hold_ms = 6000
+    with driver(gon, params="reinflate_holdoff_ms=%d" % hold_ms) as g:
+        sc.inflate_to(g, PRESSURE)
+        r = sc.rescue(g, "vballoon", HOG)
+        assert r["rc"] == 0 and r["vb_oom_leaked"] > 0
+        left = g.vb_stats()["holdoff_ms_left"]
+        assert 0 < left <= hold_ms
+        # The host insists on its target: nothing moves during the hold-off.
+        high = g.actual_mib()
+        assert high > PRESSURE
+        g.set_balloon_mib(PRESSURE)
+        rc, _ = g.run("usleep %d" % (max(0, left - 1500) * 1000), timeout=30)
+        assert g.actual_mib() == high
+        assert g.vb_stats()["balloon_pages"] == (MEM - high) * PAGES_PER_MIB
+        # After it, the driver converges on the target again.
+        g.wait_actual(PRESSURE, timeout=60)
+        assert g.vb_stats()["holdoff_ms_left"] == 0
+
+
+def test_rescue_timing_same_boot(gon, build_dir):
+    """A measurement, not a timed assertion: the same hog with no pressure,
+    with vballoon under pressure and with the in-tree driver under the same
+    pressure, in one boot. Results go to build/<abi>/rescue.json."""
+    runs = []
+    with driver(gon) as g:
+        sc.run_hog(g, HOG)                    # warm the host's page tables
+        runs.append(sc.rescue(g, "none", HOG))
+        runs.append(sc.rescue(g, "vballoon", HOG, PRESSURE))
+    with driver(gon, "virtio_balloon") as g:
+        runs.append(sc.rescue(g, "virtio_balloon", HOG, PRESSURE))
+    for r in runs:
+        r.pop("out", None)
+        assert r["rc"] == 0 and r["oom_kill"] == 0, r
+    base, vb, intree = (r["ms"] for r in runs)
+    result = {"runs": runs, "vballoon_vs_no_pressure": round(vb / base, 2),
+              "vballoon_vs_intree": round(vb / intree, 2),
+              "intree_vs_no_pressure": round(intree / base, 2)}
+    with open(os.path.join(build_dir, "rescue.json"), "w") as f:
+        json.dump(result, f, indent=1)
+    print(json.dumps(result))
