@@ -16,6 +16,8 @@ guest_kernel = $(shell $(FETCH) $(KSERIES))
 abi_of = $(notdir $(1))
 headers_of = $(1)/usr/src/linux-headers-$(call abi_of,$(1))
 
+# Debian's interpreter, which python3-pytest installs into.
+PYTHON := /usr/bin/python3
 RUNNING_KDIR := /lib/modules/$(shell uname -r)/build
 
 .PHONY: all module vbtrace guest guest-module deps unit e2e check demo bench clean
@@ -55,10 +57,10 @@ check: deps
 	@$(ROOT)/scripts/check.sh $(KSERIES)
 
 demo: deps guest
-	VB_KSERIES=$(KSERIES) python3 $(ROOT)/tests/vm/demo.py
+	VB_KSERIES=$(KSERIES) $(PYTHON) $(ROOT)/demo/demo.py
 
 bench: deps guest
-	VB_KSERIES=$(KSERIES) python3 $(ROOT)/bench/run.py
+	VB_KSERIES=$(KSERIES) $(PYTHON) $(ROOT)/bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD)

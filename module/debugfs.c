@@ -22,6 +22,7 @@ static int vb_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "inflated_pages %llu\n", READ_ONCE(vb->inflated));
 	seq_printf(m, "deflated_pages %llu\n", READ_ONCE(vb->deflated));
 	seq_printf(m, "oom_calls %llu\n", READ_ONCE(vb->oom_calls));
+	seq_printf(m, "oom_releases %llu\n", READ_ONCE(vb->oom_releases));
 	seq_printf(m, "oom_leaked_pages %llu\n", READ_ONCE(vb->oom_leaked));
 	seq_printf(m, "oom_reclaim_pages %llu\n", READ_ONCE(vb->oom_reclaimed));
 	seq_printf(m, "oom_step %u\n", READ_ONCE(vb->oom_storm.step));

@@ -43,6 +43,7 @@ static unsigned int vb_oom_release(struct vballoon *vb, bool oom_call)
 	WRITE_ONCE(vb->holdoff_until, jiffies + holdoff);
 	vb_schedule_resize(vb, holdoff);
 
+	WRITE_ONCE(vb->oom_releases, vb->oom_releases + 1);
 	WRITE_ONCE(vb->oom_leaked, vb->oom_leaked + got);
 	if (!oom_call)
 		WRITE_ONCE(vb->oom_reclaimed, vb->oom_reclaimed + got);

@@ -55,6 +55,7 @@ struct vballoon {
 	u64 oom_calls;
 	u64 oom_leaked;			/* by OOM calls and storm reclaim */
 	u64 oom_reclaimed;		/* of which by storm reclaim */
+	u64 oom_releases;		/* vballoon_oom_leak events */
 
 	bool deflate_on_oom;
 	struct notifier_block oom_nb;

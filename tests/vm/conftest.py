@@ -66,6 +66,9 @@ def boot_guest(kernel_dir, initramfs, build_dir):
                   log_dir=os.path.join(build_dir, "vm"), **kw)
         started.append(g)
         g.boot()
+        boot_splats = find_splats(g.take_dmesg())
+        if boot_splats:
+            pytest.fail("kernel splat during boot:\n" + "\n".join(boot_splats))
         LIVE.append(g)
         return g
 
@@ -87,12 +90,17 @@ def stop_guest(g, allow_oom=False):
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item):
-    """After each test body, fail the test if any live guest logged a splat."""
+    """After each test body, fail the test if any live guest logged a splat;
+    a failed test gets the guests' new dmesg in its report."""
     outcome = yield
     allow_oom = item.get_closest_marker("allow_oom") is not None
     problems = []
     for g in list(LIVE):
+        start = len(g.klog)
         problems += guest_problems(g, allow_oom)
+        if outcome.excinfo is not None:
+            tail = "\n".join(g.klog[start:].splitlines()[-80:])
+            item.add_report_section("call", "dmesg " + os.path.basename(g.console_log), tail)
     if problems and outcome.excinfo is None:
         # pluggy 1.0 has no force_exception: raising here fails the call phase.
         raise AssertionError("kernel splat in guest dmesg:\n" + "\n".join(problems))

@@ -322,3 +322,25 @@ def test_bad_params(clean, drv):
         assert g.sh("cat %s%s" % (p, name)).strip() == old
     g.sh("echo 1024 > %soom_pages" % p)
     assert g.sh("cat %soom_pages" % p).strip() == "1024"
+
+
+def test_hot_unplug_inflated(boot_guest, drv):
+    """device_del with the balloon inflated runs the driver's remove path:
+    every page comes back, and the module unloads afterwards."""
+    g = boot_guest("unplug-" + drv, mem_mib=MEM)
+    try:
+        base = g.meminfo()["MemTotal"]
+        load(g, drv)
+        inflate_to(g, 512)
+        vs0 = g.vmstat()
+        g.qmp.clear_events()
+        g.qmp.execute("device_del", id="balloon0")
+        g.qmp.wait_event("DEVICE_DELETED", timeout=60,
+                         predicate=lambda e: e["data"].get("device") == "balloon0")
+        vs1 = g.vmstat()
+        assert vs1["balloon_deflate"] - vs0["balloon_deflate"] == (MEM - 512) * PAGES_PER_MIB
+        assert balloon_pages(vs1) == 0
+        assert g.meminfo()["MemTotal"] == base
+        g.sh("rmmod " + drv, timeout=60)
+    finally:
+        stop_guest(g)
