@@ -155,6 +155,7 @@ class Demo:
         vs0, m, a0 = g.vmstat(), tr.mark(), g.actual_mib()
         say("QMP balloon %d MiB (actual now %.0f MiB)" % (target, a0))
         t = time.monotonic()
+        g.set_balloon_mib(target)
         a, reached = self.wait_actual(target)
         secs = reached - t
         tr.nap(0.6)      # let the last records reach the file
@@ -235,9 +236,21 @@ class Demo:
             % (os.path.relpath(self.initrd, TOP), os.path.getsize(self.initrd) / 2**20,
                time.monotonic() - t))
         say("booting QEMU/TCG: %d MiB, 1 vCPU, virtio-balloon-pci deflate-on-oom=on ..." % MEM)
-        self.g = Guest(kd, self.initrd, mem_mib=MEM, deflate_on_oom=True, name="demo",
-                       log_dir=os.path.join(bd, "vm"))
-        self.g.boot()
+        for attempt in range(3):
+            self.g = Guest(kd, self.initrd, mem_mib=MEM, deflate_on_oom=True, name="demo",
+                           log_dir=os.path.join(bd, "vm"))
+            try:
+                self.g.boot()
+                break
+            except ConnectionRefusedError:
+                # guest.py connects as soon as QEMU's socket file exists,
+                # which can be before QEMU listens on it: just try again.
+                say("QMP socket not listening yet (harness race); restarting QEMU")
+                self.g.proc.kill()
+                self.g.shutdown()
+                self.g = None
+        else:
+            raise RuntimeError("QEMU refused the QMP connection 3 times")
         say("guest up in %.1f s (console log %s)"
             % (self.g.boot_seconds, os.path.relpath(self.g.console_log, TOP)))
         self.g.take_dmesg()

@@ -200,3 +200,32 @@ def test_rescue_timing_same_boot(gon, build_dir):
     with open(os.path.join(build_dir, "rescue.json"), "w") as f:
         json.dump(result, f, indent=1)
     print(json.dumps(result))
+
+
+def test_storm_reclaim_replaces_oom_rounds(gon):
+    """With storm reclaim the same spike needs fewer OOM calls: reclaim
+    takes the pages that later OOM rounds would have released."""
+    calls = {}
+    for reclaim in (0, 1):
+        with driver(gon, params="oom_reclaim=%d" % reclaim) as g:
+            sc.inflate_to(g, PRESSURE)
+            r = sc.rescue(g, "vballoon", HOG)
+            st = g.vb_stats()
+            assert r["rc"] == 0 and r["oom_kill"] == 0, r
+            assert r["leaked_pages"] == st["oom_leaked_pages"]
+            assert (st["oom_reclaim_pages"] > 0) == bool(reclaim)
+            calls[reclaim] = st["oom_calls"]
+    assert calls[1] < calls[0], calls
+
+
+def test_reclaim_outside_storm_leaves_balloon(gon):
+    """Outside an OOM storm the balloon offers reclaim nothing: dropping
+    caches (which runs every shrinker) leaves it untouched."""
+    with driver(gon) as g:
+        sc.inflate_to(g, PRESSURE)
+        before = sc.snapshot(g)
+        g.sh("echo 3 > /proc/sys/vm/drop_caches; echo 1 > /proc/sys/vm/compact_memory")
+        after = sc.snapshot(g)
+        assert sc.delta(before, after, "balloon_deflate") == 0
+        assert after["vb"]["balloon_pages"] == (MEM - PRESSURE) * PAGES_PER_MIB
+        assert g.actual_mib() == PRESSURE

@@ -1,0 +1,98 @@
+"""bench/run.py --smoke end to end: every section of results.json is there
+and sane. Checks structure and correctness, never timing."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from guest import PAGES_PER_MIB, TOP
+
+RUN = os.path.join(TOP, "bench", "run.py")
+DRIVERS = ("vballoon", "virtio_balloon", "vballoon_traced")
+SETTINGS = ("none", "vballoon", "virtio_balloon", "vballoon_tight", "vballoon_traced")
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory, build_dir):
+    for path in (os.path.join(build_dir, "vballoon.ko"), os.path.join(TOP, "build", "vbtrace")):
+        if not os.path.exists(path):
+            pytest.skip(path + " not built")
+    out = tmp_path_factory.mktemp("bench")
+    p = subprocess.run([sys.executable, RUN, "--smoke", "--out", str(out)],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stdout + p.stderr
+    with open(out / "results.json") as f:
+        return out, json.load(f), p.stdout
+
+
+def test_metadata(bench):
+    _, res, _ = bench
+    m = res["machine"]
+    assert m["nproc"] >= 1 and m["mem_mib"] > 0 and m["cpu_model"] and m["host_kernel"]
+    assert "QEMU" in m["qemu"]
+    assert res["guest_abi"] and res["date"]
+    assert res["params"]["smoke"] and res["params"]["reps"] == len(res["reps"]) == 1
+    assert res["splats"] == []
+
+
+def test_inflate_section(bench):
+    _, res, _ = bench
+    p = res["params"]
+    for d in DRIVERS:
+        c = res["reps"][0]["inflate"][d]
+        assert (c["inflate"]["from"], c["inflate"]["to"]) == (p["mem"], p["low"]), c
+        assert (c["deflate"]["from"], c["deflate"]["to"]) == (p["low"], p["mem"]), c
+        assert c["inflate"]["mib_s"] > 0 and c["deflate"]["mib_s"] > 0
+
+
+def test_rescue_section(bench):
+    _, res, _ = bench
+    p = res["params"]
+    held = (p["mem"] - p["pressure"]) * PAGES_PER_MIB
+    for name in SETTINGS:
+        r = res["reps"][0]["rescue"][name]
+        assert r["survived"] and r["rc"] == 0 and r["oom_kill"] == 0, (name, r)
+        assert r["ms"] > 0 and r["samples"], name
+        if name == "none":
+            assert r["pressure_mib"] is None and r["leaked_pages"] == 0
+        else:
+            # Rescued by the balloon: something leaked, never more than it held.
+            assert r["pressure_mib"] == p["pressure"]
+            assert 0 < r["leaked_pages"] <= held, (name, r)
+    assert res["reps"][0]["rescue"]["vballoon"]["vb_oom_calls"] > 0
+
+
+def test_trace_section(bench):
+    _, res, _ = bench
+    s = res["reps"][0]["trace_summary"]
+    assert s["type"] == "summary" and isinstance(s["lost"], int) and s["lost"] >= 0
+    assert s["counts"]["inflate"] > 0 and s["counts"]["oom_leak"] > 0
+    # The tracer saw exactly the pages the kernel counted for the traced rescue.
+    assert s["pages"]["oom_leak"] == res["reps"][0]["rescue"]["vballoon_traced"]["leaked_pages"]
+
+
+def test_plot_run_and_outputs(bench):
+    out, res, stdout = bench
+    pr = res["plot_run"]
+    assert pr["survived"] and pr["events"] and pr["samples"]
+    # Balloon levels in the trace only go down during a rescue.
+    levels = [b for _, b, _ in pr["events"]]
+    assert levels == sorted(levels, reverse=True)
+    assert (out / "rescue.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    md = (out / "results.md").read_text()
+    assert md in stdout
+    for row in ("rescue hog time / no pressure", "leaked / needed", "inflate rate",
+                "tracing overhead on inflate rate", "lost events"):
+        assert row in md
+
+
+def test_summary_sane(bench):
+    _, res, _ = bench
+    s = res["summary"]
+    for k in ("inflate_vs_intree", "rescue_vs_none", "intree_rescue_vs_none",
+              "rescue_vs_intree", "over_leak", "intree_over_leak"):
+        assert s[k]["median"] > 0, k
+    assert s["lost"]["max"] == res["reps"][0]["trace_summary"]["lost"]
+    assert s["all_survived"] is True
