@@ -49,9 +49,12 @@ static __always_inline void account(unsigned int type, unsigned int pages)
 	t = bpf_map_lookup_elem(&totals, &zero);
 	if (!t)
 		return;
-	/* Per-CPU slot: no other CPU writes it, a plain add is enough. */
-	t->count[type]++;
-	t->pages[type] += pages;
+	/*
+	 * Per-CPU slot, but programs run with migration (not preemption)
+	 * disabled: two tasks on one CPU may interleave, so add atomically.
+	 */
+	__sync_fetch_and_add(&t->count[type], 1);
+	__sync_fetch_and_add(&t->pages[type], pages);
 }
 
 static __always_inline struct vb_event *reserve(unsigned int type)
@@ -71,7 +74,7 @@ static __always_inline struct vb_event *reserve(unsigned int type)
 	}
 	t = bpf_map_lookup_elem(&totals, &zero);
 	if (t)
-		t->lost++;
+		__sync_fetch_and_add(&t->lost, 1);
 	return NULL;
 }
 
