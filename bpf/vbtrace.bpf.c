@@ -116,57 +116,42 @@ static __always_inline void on_leak(unsigned int asked, unsigned int freed,
 	bpf_ringbuf_submit(e, 0);
 }
 
-/* tp_btf: typed arguments, needs the module's BTF. */
-SEC("tp_btf/vballoon_inflate")
-int BPF_PROG(btf_inflate, unsigned int pages, unsigned int balloon,
-	     unsigned int target)
-{
-	on_move(VB_INFLATE, pages, balloon, target);
-	return 0;
+/*
+ * Each vballoon event has two programs: tp_btf (typed arguments, needs the
+ * module's BTF) and raw_tp (the same arguments as a u64 array). User space
+ * autoloads one of the two sets.
+ */
+#define VB_MOVE_PROGS(event, type)					\
+SEC("tp_btf/vballoon_" #event)						\
+int BPF_PROG(btf_##event, unsigned int pages, unsigned int balloon,	\
+	     unsigned int target)					\
+{									\
+	on_move(type, pages, balloon, target);				\
+	return 0;							\
+}									\
+SEC("raw_tp/vballoon_" #event)						\
+int BPF_PROG(raw_##event, unsigned int pages, unsigned int balloon,	\
+	     unsigned int target)					\
+{									\
+	on_move(type, pages, balloon, target);				\
+	return 0;							\
 }
 
-SEC("tp_btf/vballoon_deflate")
-int BPF_PROG(btf_deflate, unsigned int pages, unsigned int balloon,
-	     unsigned int target)
-{
-	on_move(VB_DEFLATE, pages, balloon, target);
-	return 0;
+VB_MOVE_PROGS(inflate, VB_INFLATE)
+VB_MOVE_PROGS(deflate, VB_DEFLATE)
+
+#define VB_LEAK_PROG(kind, name)					\
+SEC(#kind "/vballoon_oom_leak")						\
+int BPF_PROG(name, unsigned int asked, unsigned int freed,		\
+	     unsigned int balloon, unsigned int target, __u64 ns,	\
+	     unsigned int step)						\
+{									\
+	on_leak(asked, freed, balloon, target, ns, step);		\
+	return 0;							\
 }
 
-SEC("tp_btf/vballoon_oom_leak")
-int BPF_PROG(btf_oom_leak, unsigned int asked, unsigned int freed,
-	     unsigned int balloon, unsigned int target, __u64 ns,
-	     unsigned int step)
-{
-	on_leak(asked, freed, balloon, target, ns, step);
-	return 0;
-}
-
-/* raw_tp: the same u64 argument array, for a module built without BTF. */
-SEC("raw_tp/vballoon_inflate")
-int BPF_PROG(raw_inflate, unsigned int pages, unsigned int balloon,
-	     unsigned int target)
-{
-	on_move(VB_INFLATE, pages, balloon, target);
-	return 0;
-}
-
-SEC("raw_tp/vballoon_deflate")
-int BPF_PROG(raw_deflate, unsigned int pages, unsigned int balloon,
-	     unsigned int target)
-{
-	on_move(VB_DEFLATE, pages, balloon, target);
-	return 0;
-}
-
-SEC("raw_tp/vballoon_oom_leak")
-int BPF_PROG(raw_oom_leak, unsigned int asked, unsigned int freed,
-	     unsigned int balloon, unsigned int target, __u64 ns,
-	     unsigned int step)
-{
-	on_leak(asked, freed, balloon, target, ns, step);
-	return 0;
-}
+VB_LEAK_PROG(tp_btf, btf_oom_leak)
+VB_LEAK_PROG(raw_tp, raw_oom_leak)
 
 static __always_inline void victim_comm(struct trace_event_raw_mark_victim___vb *ctx,
 					struct vb_event *e)
