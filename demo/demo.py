@@ -190,8 +190,12 @@ class Demo:
         d_in = vs1["balloon_inflate"] - vs0["balloon_inflate"]
         d_de = vs1["balloon_deflate"] - vs0["balloon_deflate"]
         moved = abs(a - a0)
-        say("actual %.0f -> %.0f MiB in %.2f s (%.0f MiB/s); vmstat balloon_inflate +%d, "
-            "balloon_deflate +%d pages" % (a0, a, secs, moved / secs if secs > 0 else 0, d_in, d_de))
+        if moved < 0.01:
+            say("actual already %.0f MiB (the balloon was empty); vmstat balloon_inflate +%d, "
+                "balloon_deflate +%d pages" % (a, d_in, d_de))
+        else:
+            say("actual %.0f -> %.0f MiB in %.2f s (%.0f MiB/s); vmstat balloon_inflate +%d, "
+                "balloon_deflate +%d pages" % (a0, a, secs, moved / secs if secs > 0 else 0, d_in, d_de))
         c, p = tr.since(m)
         say("vbtrace saw: inflate %d events/%d pages, deflate %d events/%d pages"
             % (c["inflate"], p["inflate"], c["deflate"], p["deflate"]))
@@ -250,7 +254,7 @@ class Demo:
         bd = os.environ.get("VB_BUILD_DIR") or os.path.join(TOP, "build", self.abi)
         for path in (os.path.join(bd, "vballoon.ko"), os.path.join(TOP, "build", "vbtrace")):
             if not os.path.exists(path):
-                die("%s is missing; %s" % (os.path.relpath(path, TOP), HINT))
+                die("%s is missing; %s" % (path, HINT))
         self.bd = bd
         say("kernel %s, build %s" % (self.abi, os.path.relpath(bd, TOP)))
 
@@ -385,6 +389,9 @@ class Demo:
     def finish(self):
         g = self.g
         if g is None or g.proc is None:
+            return
+        if "interrupted" in self.failures:   # the agent may be mid-reply: just stop
+            g.shutdown()
             return
         try:
             if g.alive():

@@ -9,6 +9,10 @@
  * a shrinker, and reclaim (direct or kswapd) takes from it what the
  * allocator needs, when it needs it, instead of failing towards the next
  * OOM call. Outside a storm the shrinker reports nothing to reclaim.
+ *
+ * Only OOM calls escalate. Reclaim asks again and again while memory is
+ * short, so each of its requests gets what it asked for, but at least
+ * oom_pages: escalating those would compound into the whole balloon.
  */
 #include <linux/jiffies.h>
 #include <linux/ktime.h>
@@ -23,15 +27,13 @@ static u64 vb_now_ms(u64 ns)
 	return div_u64(ns, NSEC_PER_MSEC);
 }
 
-/* Release pages for the storm; called with storm_lock held. */
-static unsigned int vb_oom_release(struct vballoon *vb, bool oom_call)
+/* Release asked pages for the storm; called with storm_lock held. */
+static unsigned int vb_oom_release(struct vballoon *vb, unsigned int asked,
+				   u64 start, bool oom_call)
 {
-	struct vb_oom_params params = vb_oom_params_now();
-	u64 start = ktime_get_ns();
-	unsigned int asked, got;
+	unsigned int got;
 	unsigned long holdoff;
 
-	asked = vb_oom_pages_to_leak(&vb->oom_storm, &params, vb_now_ms(start));
 	got = vb_leak(vb, asked);
 	vb_oom_record(&vb->oom_storm, got, vb_now_ms(start), oom_call);
 
@@ -57,12 +59,15 @@ static int vb_oom_notify(struct notifier_block *nb, unsigned long unused,
 			 void *parm)
 {
 	struct vballoon *vb = container_of(nb, struct vballoon, oom_nb);
+	struct vb_oom_params params = vb_oom_params_now();
+	u64 start = ktime_get_ns();
 	unsigned long *freed = parm;
-	unsigned int got;
+	unsigned int asked, got;
 
 	mutex_lock(&vb->storm_lock);
 	WRITE_ONCE(vb->oom_calls, vb->oom_calls + 1);
-	got = vb_oom_release(vb, true);
+	asked = vb_oom_pages_to_leak(&vb->oom_storm, &params, vb_now_ms(start));
+	got = vb_oom_release(vb, asked, start, true);
 	mutex_unlock(&vb->storm_lock);
 
 	*freed += got / VB_PAGES_PER_PAGE;
@@ -90,13 +95,18 @@ static unsigned long vb_reclaim_scan(struct shrinker *s,
 				     struct shrink_control *sc)
 {
 	struct vballoon *vb = vb_shrinker_priv(s);
+	struct vb_oom_params params = vb_oom_params_now();
+	unsigned long asked = sc->nr_to_scan * VB_PAGES_PER_PAGE;
 	unsigned int got = 0;
 
+	/* At least oom_pages, at most oom_max_pages. */
+	asked = min_t(unsigned long, max_t(unsigned long, asked, params.base_pages),
+		      params.max_pages);
 	/* Never wait in reclaim: a busy storm is already releasing pages. */
 	if (!mutex_trylock(&vb->storm_lock))
 		return SHRINK_STOP;
 	if (vb_storm_armed(vb))
-		got = vb_oom_release(vb, false);
+		got = vb_oom_release(vb, asked, ktime_get_ns(), false);
 	mutex_unlock(&vb->storm_lock);
 
 	if (!got)
