@@ -92,12 +92,32 @@ class Guest:
             if time.monotonic() - t0 > 20:
                 raise AgentError("QEMU did not create its sockets")
             time.sleep(0.05)
-        self.qmp = QMP(qsock)
-        self.agent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.agent.connect(asock)
+        self.qmp = self._connect(lambda: QMP(qsock), t0 + 20)
+        self.agent = self._connect(lambda: self._unix(asock), t0 + 20)
         self._wait_ready(t0 + timeout)
         self.boot_seconds = time.monotonic() - t0
         return self
+
+    @staticmethod
+    def _unix(path):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(path)
+        except OSError:
+            s.close()
+            raise
+        return s
+
+    def _connect(self, connect, deadline):
+        """QEMU creates a socket file a moment before it listens on it."""
+        while True:
+            try:
+                return connect()
+            except (ConnectionRefusedError, FileNotFoundError):
+                self._check_alive()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def _wait_ready(self, deadline):
         """Wait for the agent's READY banner, then prove it answers."""
