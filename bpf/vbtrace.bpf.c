@@ -78,6 +78,21 @@ static __always_inline struct vb_event *reserve(unsigned int type)
 	return NULL;
 }
 
+/*
+ * Wake user space only when the ring is filling up: it polls every 100 ms
+ * anyway, and a wakeup per record costs the traced task a context switch.
+ */
+#define VB_WAKE_BYTES (64 * 1024)
+
+static __always_inline void submit(struct vb_event *e)
+{
+	long flags = BPF_RB_NO_WAKEUP;
+
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= VB_WAKE_BYTES)
+		flags = BPF_RB_FORCE_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
+}
+
 static __always_inline void on_move(unsigned int type, unsigned int pages,
 				    unsigned int balloon, unsigned int target)
 {
@@ -92,7 +107,7 @@ static __always_inline void on_move(unsigned int type, unsigned int pages,
 	e->pages = pages;
 	e->balloon_pages = balloon;
 	e->target_pages = target;
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 }
 
 static __always_inline void on_leak(unsigned int asked, unsigned int freed,
@@ -113,7 +128,7 @@ static __always_inline void on_leak(unsigned int asked, unsigned int freed,
 	e->asked = asked;
 	e->ns = ns;
 	e->step = step;
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 }
 
 /*
@@ -185,6 +200,6 @@ int oom_kill(struct trace_event_raw_mark_victim___vb *ctx)
 		bpf_get_current_comm(e->comm, sizeof(e->comm));
 	else
 		victim_comm(ctx, e);
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }

@@ -207,7 +207,8 @@ static int open_load(struct vbtrace_bpf **skelp, bool btf)
 	skel = vbtrace_bpf__open();
 	if (!skel)
 		return -errno;
-	skel->rodata->emit_mask = env.mask;
+	/* Quiet runs need only the counters: no records, no wakeups. */
+	skel->rodata->emit_mask = env.quiet ? 0 : env.mask;
 	pick_programs(skel, btf);
 	err = vbtrace_bpf__load(skel);
 	if (err) {
@@ -375,6 +376,8 @@ static int poll_loop(struct run_state *s)
 		err = ring_buffer__poll(s->rb, poll_timeout(s, now));
 		if (err < 0 && err != -EINTR)
 			return fail(EXIT_ENV, "polling the ring buffer: %s", strerror(-err));
+		/* Records submitted without a wakeup (see vbtrace.bpf.c). */
+		ring_buffer__consume(s->rb);
 		now = now_ns(CLOCK_MONOTONIC);
 		if (env.interval && now >= s->next_interval) {
 			err = print_interval(s, now);
