@@ -35,8 +35,9 @@ module:
 		$(MAKE) -C module KDIR=$$k/usr/src/linux-headers-$$(basename $$k) BTF_BASE=$$k/vmlinux; \
 	fi
 
+# One CO-RE binary for every guest: vmlinux.h comes from the 6.1 kernel's BTF.
 vbtrace:
-	$(MAKE) -C tools KERNEL_DIR=$(guest_kernel) BUILD=$(BUILD)
+	$(MAKE) -C tools BUILD=$(BUILD)
 
 # Everything a guest needs, built for the guest kernel into build/<abi>/.
 guest: guest-module vbtrace

@@ -1,29 +1,47 @@
 #!/usr/bin/env bash
 # make check: build for the guest kernel, run the host unit tests and the
 # guest end-to-end tests, and print one "N passed, N failed" line for all.
+# With the default 6.1 guest, the driver, OOM, vbtrace and robustness tests
+# run again on Debian 6.12 with the same vbtrace binary (built once, CO-RE).
 # Usage: check.sh [KSERIES]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 series=${1:-6.1}
 build=$PWD/build
 passed=0 failed=0
+summary=()
 
-make --no-print-directory guest KSERIES="$series" || { echo "check: build failed"; echo "0 passed, 1 failed"; exit 1; }
+count() { # label junit.xml
+	local p f
+	read -r p f < <(python3 scripts/junit-counts.py "$2")
+	passed=$((passed + p)); failed=$((failed + f))
+	summary+=("$1: $p passed, $f failed")
+}
+
+make --no-print-directory guest KSERIES="$series" || {
+	echo "check: build failed"; echo "0 passed, 1 failed"; exit 1; }
 
 # Host unit tests: the runner's last line is "N passed, N failed".
 unit_out=$(make --no-print-directory -s unit 2>&1); unit_rc=$?
 echo "$unit_out"
 read -r up uf < <(echo "$unit_out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' | tail -n1)
-passed=$((passed + ${up:-0})); failed=$((failed + ${uf:-1}))
-[ $unit_rc -eq 0 ] || [ "${uf:-1}" -gt 0 ] || failed=$((failed + 1))
+up=${up:-0} uf=${uf:-1}
+[ $unit_rc -eq 0 ] || [ "$uf" -gt 0 ] || uf=1
+passed=$((passed + up)); failed=$((failed + uf))
+summary+=("unit: $up passed, $uf failed")
 
-# Guest tests (and the host-side tests of the harness itself).
 VB_KSERIES=$series scripts/run-e2e.sh "$build/e2e-$series.xml"
-read -r ep ef < <(python3 scripts/junit-counts.py "$build/e2e-$series.xml")
-passed=$((passed + ep)); failed=$((failed + ef))
+count "e2e $series" "$build/e2e-$series.xml"
+
+if [ "$series" = 6.1 ]; then
+	if make --no-print-directory guest-module KSERIES=6.12; then
+		VB_KSERIES=6.12 scripts/run-e2e.sh "$build/e2e-6.12.xml" \
+			test_driver.py test_oom.py test_vbtrace.py test_robust.py
+	fi
+	count "e2e 6.12" "$build/e2e-6.12.xml"
+fi
 
 echo
-echo "unit: ${up:-0} passed, ${uf:-?} failed"
-echo "e2e: $ep passed, $ef failed"
+printf '%s\n' "${summary[@]}"
 echo "check: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
