@@ -7,6 +7,8 @@
 #include "expect.h"
 #include "opts.h"
 
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
 /* Two-character operators first, so ">=" is not read as ">". */
 static const struct {
 	const char *text;
@@ -20,7 +22,7 @@ static const char *op_text(enum vb_op op)
 {
 	unsigned int i;
 
-	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+	for (i = 0; i < ARRAY_LEN(ops); i++)
 		if (ops[i].op == op)
 			return ops[i].text;
 	return "?";
@@ -61,7 +63,7 @@ static const char *parse_op(const char *s, enum vb_op *op)
 	unsigned int i;
 	size_t n;
 
-	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+	for (i = 0; i < ARRAY_LEN(ops); i++) {
 		n = strlen(ops[i].text);
 		if (!strncmp(s, ops[i].text, n)) {
 			*op = ops[i].op;

@@ -118,12 +118,24 @@ static void validate(struct argp_state *state)
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
 	switch (key) {
-	case 'j': env.json = true; break;
-	case 'q': env.quiet = true; break;
-	case 'v': env.verbose = true; break;
-	case 'd': env.duration_arg = arg; break;
-	case 'i': env.interval_arg = arg; break;
-	case 'e': env.events_arg = arg; break;
+	case 'j':
+		env.json = true;
+		break;
+	case 'q':
+		env.quiet = true;
+		break;
+	case 'v':
+		env.verbose = true;
+		break;
+	case 'd':
+		env.duration_arg = arg;
+		break;
+	case 'i':
+		env.interval_arg = arg;
+		break;
+	case 'e':
+		env.events_arg = arg;
+		break;
 	case 'x':
 		if (env.nexpect == VB_MAX_EXPECT)
 			usage_error(state, "expectation (too many)", arg);
