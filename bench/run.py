@@ -215,15 +215,25 @@ def rfc3339(ts):
 # ---- the benchmark --------------------------------------------------------------
 
 def traced_block(g, p, r):
-    """Inflate at full speed, then an OOM rescue, with vbtrace -j streaming
-    every record: the tracing cost and the highest event rate the scenarios
-    produce (-q would count in the kernel only and never fill the ring)."""
-    start_tracer(g, "-j")
-    r["inflate"]["vballoon_traced"] = inflate_cycle(g, p["low"])
-    r["rescue"]["vballoon_traced"] = rescue(g, p["hog"], p["pressure"])
-    g.set_balloon_mib(MEM)
-    g.wait_actual(MEM, timeout=120, settle=0)
-    r["trace_summary"] = stop_tracer(g)[-1]
+    """Tracing cost and loss. Inflate cycles alternate untraced and traced
+    (vbtrace -j streaming every record; -q would only count in the kernel),
+    because back-to-back TCG inflates vary by 10 % and more: the overhead
+    is the ratio of the two medians. The first traced pass also runs an OOM
+    rescue: the highest event rate the scenarios produce."""
+    untraced, traced, summaries = [r["inflate"]["vballoon"]], [], []
+    for i in range(p["trace_pairs"]):
+        start_tracer(g, "-j")
+        traced.append(inflate_cycle(g, p["low"]))
+        if i == 0:
+            r["rescue"]["vballoon_traced"] = rescue(g, p["hog"], p["pressure"])
+            g.set_balloon_mib(MEM)
+            g.wait_actual(MEM, timeout=120, settle=0)
+        summaries.append(stop_tracer(g)[-1])
+        untraced.append(inflate_cycle(g, p["low"]))
+    r["inflate"]["vballoon_traced"] = traced[0]
+    r["trace_inflate_s"] = {"untraced": [c["inflate"]["s"] for c in untraced],
+                            "traced": [c["inflate"]["s"] for c in traced]}
+    r["trace_summary"] = max(summaries, key=lambda x: x["lost"])
 
 
 def one_rep(g, p, rep):
@@ -312,8 +322,9 @@ def summarize(reps):
     s["over_leak"] = per(lambda r: ratio(leak("vballoon")(r), leak("vballoon_tight")(r)))
     s["leak_vs_intree"] = per(lambda r: ratio(leak("vballoon")(r), leak("virtio_balloon")(r)))
     s["intree_over_leak"] = per(lambda r: ratio(leak("virtio_balloon")(r), leak("vballoon_tight")(r)))
-    s["trace_overhead_pct"] = per(lambda r: 100 * (1 - ratio(rate("vballoon_traced", "inflate")(r),
-                                                             rate("vballoon", "inflate")(r))))
+    s["trace_overhead_pct"] = per(lambda r: 100 * (ratio(
+        statistics.median(r["trace_inflate_s"]["traced"]),
+        statistics.median(r["trace_inflate_s"]["untraced"])) - 1))
     s["trace_rescue_overhead_pct"] = per(lambda r: 100 * (ratio(ms("vballoon_traced")(r), ms("vballoon")(r)) - 1))
     s["lost"] = per(lambda r: r["trace_summary"]["lost"])
     s["all_survived"] = all(x["survived"] for r in reps for x in r["rescue"].values())
@@ -341,7 +352,7 @@ def markdown(res):
         ("inflate rate, vballoon / in-tree", "inflate_vs_intree", "≥ %.2g" % GOALS["inflate_vs_intree"],
          lambda m: m >= GOALS["inflate_vs_intree"]),
         ("deflate rate, vballoon / in-tree", "deflate_vs_intree", "—", None),
-        ("tracing overhead on inflate rate, %", "trace_overhead_pct", "≤ %g" % GOALS["trace_overhead_pct"],
+        ("tracing overhead on inflate time, %", "trace_overhead_pct", "≤ %g" % GOALS["trace_overhead_pct"],
          lambda m: m <= GOALS["trace_overhead_pct"]),
         ("tracing overhead on rescue hog time, %", "trace_rescue_overhead_pct", "—", None),
         ("vbtrace lost events (max over reps)", "lost", "= 0",
@@ -416,7 +427,8 @@ def main():
     ap.add_argument("--smoke", action="store_true", help="1 rep, small sizes (~2 min)")
     ap.add_argument("--out", default=os.path.join(TOP, "build", "bench"))
     a = ap.parse_args()
-    p = {"reps": 1, "low": 768, "hog": 200} if a.smoke else {"reps": a.reps, "low": 256, "hog": 300}
+    p = ({"reps": 1, "low": 768, "hog": 200, "trace_pairs": 1} if a.smoke else
+         {"reps": a.reps, "low": 256, "hog": 300, "trace_pairs": 3})
     p.update(mem=MEM, pressure=PRESSURE, poll_s=POLL, smp=1, device="virtio-balloon-pci,deflate-on-oom=on",
              tight_params=TIGHT, smoke=a.smoke)
     os.makedirs(a.out, exist_ok=True)

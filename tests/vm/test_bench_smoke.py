@@ -84,7 +84,7 @@ def test_plot_run_and_outputs(bench):
     md = (out / "results.md").read_text()
     assert md in stdout
     for row in ("rescue hog time / no pressure", "leaked / needed", "inflate rate",
-                "tracing overhead on inflate rate", "lost events"):
+                "tracing overhead on inflate time", "lost events"):
         assert row in md
 
 
