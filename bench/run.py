@@ -218,18 +218,20 @@ def traced_block(g, p, r):
     """Tracing cost and loss. Inflate cycles alternate untraced and traced
     (vbtrace -j streaming every record; -q would only count in the kernel),
     because back-to-back TCG inflates vary by 10 % and more: the overhead
-    is the ratio of the two medians. The first traced pass also runs an OOM
-    rescue: the highest event rate the scenarios produce."""
+    is the ratio of the two medians. Then a traced OOM rescue, last because
+    its re-inflation hold-off would stall the next inflate: the highest
+    event rate the scenarios produce."""
     untraced, traced, summaries = [r["inflate"]["vballoon"]], [], []
-    for i in range(p["trace_pairs"]):
+    for _ in range(p["trace_pairs"]):
         start_tracer(g, "-j")
         traced.append(inflate_cycle(g, p["low"]))
-        if i == 0:
-            r["rescue"]["vballoon_traced"] = rescue(g, p["hog"], p["pressure"])
-            g.set_balloon_mib(MEM)
-            g.wait_actual(MEM, timeout=120, settle=0)
         summaries.append(stop_tracer(g)[-1])
         untraced.append(inflate_cycle(g, p["low"]))
+    start_tracer(g, "-j")
+    r["rescue"]["vballoon_traced"] = rescue(g, p["hog"], p["pressure"])
+    g.set_balloon_mib(MEM)
+    g.wait_actual(MEM, timeout=120, settle=0)
+    summaries.append(stop_tracer(g)[-1])
     r["inflate"]["vballoon_traced"] = traced[0]
     r["trace_inflate_s"] = {"untraced": [c["inflate"]["s"] for c in untraced],
                             "traced": [c["inflate"]["s"] for c in traced]}

@@ -40,7 +40,8 @@ def kernel_abi(kernel_dir):
 
 class Guest:
     def __init__(self, kernel_dir, initrd, mem_mib=1024, deflate_on_oom=False,
-                 stats_interval=None, name="guest", log_dir=None, append=""):
+                 stats_interval=None, name="guest", log_dir=None, append="",
+                 device_props=""):
         self.kernel_dir = kernel_dir
         self.abi = kernel_abi(kernel_dir)
         self.initrd = initrd
@@ -48,6 +49,7 @@ class Guest:
         self.deflate_on_oom = deflate_on_oom
         self.stats_interval = stats_interval
         self.append = append
+        self.device_props = device_props   # extra virtio-balloon-pci properties
         self.log_dir = log_dir or os.path.join(TOP, "build", self.abi, "vm")
         os.makedirs(self.log_dir, exist_ok=True)
         self.console_log = os.path.join(self.log_dir, name + "-console.log")
@@ -67,6 +69,8 @@ class Guest:
             "on" if self.deflate_on_oom else "off")
         if self.stats_interval:
             dev += ",guest-stats-polling-interval=%d" % self.stats_interval
+        if self.device_props:
+            dev += "," + self.device_props
         kernel = os.path.join(self.kernel_dir, "boot", "vmlinuz-" + self.abi)
         return [
             "qemu-system-x86_64", "-accel", "tcg", "-m", str(self.mem_mib),

@@ -51,3 +51,28 @@ def test_hot_unplug_returns_everything(guest):
     # The driver is unbound, not wedged: rmmod works.
     assert g.run("ls /sys/kernel/debug/vballoon")[0] != 0
     g.sh("rmmod vballoon")
+
+
+@pytest.fixture
+def legacy(boot_guest):
+    g = boot_guest("legacy", mem_mib=MEM, device_props="disable-modern=on")
+    yield g
+    stop_guest(g)
+
+
+def test_legacy_transport(legacy):
+    """A legacy (virtio 0.9.5) device: same behaviour, same accounting."""
+    g = legacy
+    total0 = g.meminfo()["MemTotal"]
+    vs0 = g.vmstat()
+    sc.load_driver(g, "vballoon")
+    # Negotiated feature bits, bit 32 = VIRTIO_F_VERSION_1: legacy has none.
+    feats = g.sh("cat /sys/bus/virtio/drivers/vballoon/virtio*/features").strip()
+    assert feats[0] == "1" and feats[32] == "0", feats
+    sc.inflate_to(g, 640)
+    vs1 = g.vmstat()
+    assert vs1["balloon_inflate"] - vs0["balloon_inflate"] == (MEM - 640) * PAGES_PER_MIB
+    assert total0 - g.meminfo()["MemTotal"] == (MEM - 640) * 1024
+    assert g.vb_stats()["balloon_pages"] == (MEM - 640) * PAGES_PER_MIB
+    sc.unload_driver(g, "vballoon")
+    assert g.actual_mib() == MEM
