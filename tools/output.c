@@ -233,6 +233,10 @@ static void summary_json(const struct vb_out *o, const struct vb_period *p,
 			pass ? "true" : "false");
 	}
 	fprintf(o->f, "],\"ok\":%s", ok ? "true" : "false");
+	if (p->cost)
+		fprintf(o->f, ",\"cost\":{\"bpf_stats\":%s,\"bpf_runs\":%llu,\"bpf_ns\":%llu,\"cpu_s\":%.3f}",
+			p->cost->bpf_stats ? "true" : "false", p->cost->bpf_runs,
+			p->cost->bpf_ns, p->cost->cpu_s);
 	json_end(o->f);
 }
 
@@ -250,6 +254,12 @@ static void summary_text(const struct vb_out *o, const struct vb_period *p,
 			vb_type_name(i), t->count[i], t->pages[i],
 			mib(o, t->pages[i]));
 	fprintf(o->f, "lost     %10llu events\n", t->lost);
+	if (p->cost && p->cost->bpf_stats)
+		fprintf(o->f, "cost     %10llu BPF runs, %.3f ms in BPF, %.3f s vbtrace CPU\n",
+			p->cost->bpf_runs, p->cost->bpf_ns / 1e6, p->cost->cpu_s);
+	else if (p->cost)
+		fprintf(o->f, "cost     BPF run time unknown, %.3f s vbtrace CPU\n",
+			p->cost->cpu_s);
 	for (j = 0; j < nx; j++) {
 		expect_format(&x[j], expr, sizeof(expr));
 		fprintf(o->f, "expect   %s: %s (actual %llu)\n", expr,

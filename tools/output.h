@@ -25,10 +25,20 @@ struct vb_start {
 	unsigned int target_pages;
 };
 
+/* What tracing cost: in-kernel BPF run time (if stats could be enabled) and
+ * vbtrace's own CPU time. */
+struct vb_cost {
+	bool bpf_stats;
+	unsigned long long bpf_runs;
+	unsigned long long bpf_ns;
+	double cpu_s;
+};
+
 struct vb_period {
 	unsigned long long wall_ns;
 	double seconds;
 	const struct vb_totals *totals;
+	const struct vb_cost *cost;	/* summary records only */
 	unsigned int balloon_pages;	/* interval records only */
 	unsigned int target_pages;
 };

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -336,6 +337,8 @@ struct run_state {
 	struct ring_buffer *rb;
 	unsigned long long start, next_interval, last_interval;
 	struct vb_totals prev;
+	int stats_fd;		/* keeps BPF run-time stats on; -1 if refused */
+	double start_cpu_s;
 };
 
 static int print_interval(struct run_state *s, unsigned long long now)
@@ -403,10 +406,53 @@ static int poll_loop(struct run_state *s)
 }
 
 /* Drain, summarise from the map totals, and judge the expectations. */
+/* Sum the run time the kernel measured for our loaded programs. */
+static void bpf_cost(struct vbtrace_bpf *skel, struct vb_cost *c)
+{
+	struct bpf_program *prog;
+	struct bpf_prog_info info;
+	__u32 len;
+	int fd;
+
+	bpf_object__for_each_program(prog, skel->obj) {
+		fd = bpf_program__fd(prog);
+		if (fd < 0)
+			continue;
+		memset(&info, 0, sizeof(info));
+		len = sizeof(info);
+		if (bpf_obj_get_info_by_fd(fd, &info, &len))
+			continue;
+		c->bpf_runs += info.run_cnt;
+		c->bpf_ns += info.run_time_ns;
+	}
+}
+
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return 0;
+	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* CPU time counts from the start record: loading BTF is not tracing. */
+static void tracing_cost(const struct run_state *s, struct vb_cost *c)
+{
+	*c = (struct vb_cost){
+		.bpf_stats = s->stats_fd >= 0,
+		.cpu_s = cpu_seconds() - s->start_cpu_s,
+	};
+	if (c->bpf_stats)
+		bpf_cost(s->skel, c);
+}
+
 static int finish(struct run_state *s)
 {
 	struct vb_totals t;
 	struct vb_period p;
+	struct vb_cost c;
 	char expr[64];
 	int i, rc = EXIT_OK, err;
 
@@ -414,10 +460,12 @@ static int finish(struct run_state *s)
 	err = read_totals(s->skel, &t);
 	if (err)
 		return fail(EXIT_ENV, "cannot read the totals map: %s", strerror(-err));
+	tracing_cost(s, &c);
 	p = (struct vb_period){
 		.wall_ns = now_ns(CLOCK_REALTIME),
 		.seconds = (now_ns(CLOCK_MONOTONIC) - s->start) / 1e9,
 		.totals = &t,
+		.cost = &c,
 	};
 	out_summary(&out, &p, env.expect, env.nexpect);
 	for (i = 0; i < env.nexpect; i++) {
@@ -470,15 +518,20 @@ static int trace(struct vbtrace_bpf *skel, const char *mode)
 	if (!s.rb)
 		return fail(EXIT_ENV, "cannot create the ring buffer: %s",
 			    strerror(errno));
+	/* Optional: the summary then reports what the programs cost. */
+	s.stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	err = start(skel, mode);
 	if (!err) {
 		s.start = now_ns(CLOCK_MONOTONIC);
+		s.start_cpu_s = cpu_seconds();
 		s.last_interval = s.start;
 		s.next_interval = s.start + env.interval * 1e9;
 		err = poll_loop(&s);
 	}
 	if (!err)
 		err = finish(&s);
+	if (s.stats_fd >= 0)
+		close(s.stats_fd);
 	ring_buffer__free(s.rb);
 	return err;
 }

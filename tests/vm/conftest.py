@@ -78,6 +78,25 @@ def boot_guest(kernel_dir, initramfs, build_dir):
             stop_guest(g)
 
 
+def module_guest(name, allow_oom=False, **kw):
+    """A fixture: one guest booted for a test module, shut down (and its
+    dmesg checked) after the module's last test."""
+    @pytest.fixture(scope="module")
+    def fixture(boot_guest):
+        g = boot_guest(name, **kw)
+        yield g
+        stop_guest(g, allow_oom=allow_oom)
+    return fixture
+
+
+@pytest.fixture(scope="module")
+def built(build_dir):
+    """Skip the module's tests until vballoon.ko and vbtrace are built."""
+    for path in (os.path.join(build_dir, "vballoon.ko"), os.path.join(TOP, "build", "vbtrace")):
+        if not os.path.exists(path):
+            pytest.skip(path + " not built")
+
+
 def stop_guest(g, allow_oom=False):
     """Final dmesg check, then power off; fails the caller on a splat."""
     problems = guest_problems(g, allow_oom) if g.proc else []

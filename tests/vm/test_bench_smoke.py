@@ -15,10 +15,7 @@ SETTINGS = ("none", "none_after", "vballoon", "virtio_balloon", "vballoon_tight"
 
 
 @pytest.fixture(scope="module")
-def bench(tmp_path_factory, build_dir):
-    for path in (os.path.join(build_dir, "vballoon.ko"), os.path.join(TOP, "build", "vbtrace")):
-        if not os.path.exists(path):
-            pytest.skip(path + " not built")
+def bench(tmp_path_factory, built):
     out = tmp_path_factory.mktemp("bench")
     p = subprocess.run([sys.executable, RUN, "--smoke", "--out", str(out)],
                        capture_output=True, text=True, timeout=600)
@@ -68,6 +65,7 @@ def test_trace_section(bench):
     _, res, _ = bench
     s = res["reps"][0]["trace_summary"]
     assert s["type"] == "summary" and isinstance(s["lost"], int) and s["lost"] >= 0
+    assert s["cost"]["bpf_stats"] and s["cost"]["bpf_runs"] >= sum(s["counts"].values())
     assert s["counts"]["inflate"] > 0 and s["counts"]["oom_leak"] > 0
     # The tracer saw exactly the pages the kernel counted for the traced rescue.
     assert s["pages"]["oom_leak"] == res["reps"][0]["rescue"]["vballoon_traced"]["leaked_pages"]
@@ -84,7 +82,7 @@ def test_plot_run_and_outputs(bench):
     md = (out / "results.md").read_text()
     assert md in stdout
     for row in ("rescue hog time / no pressure", "leaked / needed", "inflate rate",
-                "tracing overhead on inflate time", "lost events"):
+                "tracing CPU cost", "tracing overhead on inflate time", "lost events"):
         assert row in md
 
 
@@ -94,5 +92,6 @@ def test_summary_sane(bench):
     for k in ("inflate_vs_intree", "rescue_vs_none", "intree_rescue_vs_none",
               "rescue_vs_intree", "over_leak", "intree_over_leak"):
         assert s[k]["median"] > 0, k
-    assert s["lost"]["max"] == res["reps"][0]["trace_summary"]["lost"]
+    assert s["lost"]["max"] == res["reps"][0]["trace_lost"]
+    assert 0 < s["trace_cpu_pct"]["median"] < 100
     assert s["all_survived"] is True

@@ -1,15 +1,10 @@
 """Self-tests of the guest test bed: the agent's framing, exit codes,
 timeouts, background commands, and that a splat in dmesg is caught."""
-import pytest
 
-from conftest import guest_problems, stop_guest
+from conftest import guest_problems, module_guest
 
 
-@pytest.fixture(scope="module")
-def small(boot_guest):
-    g = boot_guest("harness", mem_mib=256)
-    yield g
-    stop_guest(g)
+small = module_guest("harness", mem_mib=256)
 
 
 def test_output_and_rc(small):

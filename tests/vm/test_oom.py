@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from conftest import stop_guest
+from conftest import module_guest
 from guest import MIB, PAGES_PER_MIB
 import scenario as sc
 
@@ -18,18 +18,8 @@ HOG = 300           # more than is free under pressure, less than RAM
 pytestmark = pytest.mark.allow_oom
 
 
-@pytest.fixture(scope="module")
-def gon(boot_guest):
-    g = boot_guest("oom-on", mem_mib=MEM, deflate_on_oom=True)
-    yield g
-    stop_guest(g, allow_oom=True)
-
-
-@pytest.fixture(scope="module")
-def goff(boot_guest):
-    g = boot_guest("oom-off", mem_mib=MEM, deflate_on_oom=False)
-    yield g
-    stop_guest(g, allow_oom=True)
+gon = module_guest("oom-on", allow_oom=True, mem_mib=MEM, deflate_on_oom=True)
+goff = module_guest("oom-off", allow_oom=True, mem_mib=MEM, deflate_on_oom=False)
 
 
 @contextlib.contextmanager

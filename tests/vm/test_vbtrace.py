@@ -3,14 +3,13 @@ counters (/proc/vmstat, the vballoon debugfs stats), its exit codes, and
 OOM-kill records. Order per test: insmod, attach, trigger, detach, rmmod
 (an attached tracer holds a reference on the module)."""
 import json
-import os
 import shlex
 import time
 
 import pytest
 
-from conftest import stop_guest
-from guest import PAGES_PER_MIB, TOP
+from conftest import module_guest
+from guest import PAGES_PER_MIB
 
 MEM = 1024
 VBALLOON = "/lib/vb/vballoon.ko"
@@ -25,11 +24,7 @@ KEYS = {
 KEYS["deflate"] = KEYS["inflate"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def built(build_dir):
-    for path in (os.path.join(build_dir, "vballoon.ko"), os.path.join(TOP, "build", "vbtrace")):
-        if not os.path.exists(path):
-            pytest.skip(path + " not built")
+pytestmark = pytest.mark.usefixtures("built")
 
 
 def fresh(g):
@@ -44,34 +39,25 @@ def fresh(g):
     g.take_dmesg()
 
 
-@pytest.fixture(scope="module")
-def vm_doom(boot_guest):
-    g = boot_guest("vbtrace-doom", mem_mib=MEM, deflate_on_oom=True)
-    yield g
-    stop_guest(g, allow_oom=True)
+vm_doom = module_guest("vbtrace-doom", allow_oom=True, mem_mib=MEM, deflate_on_oom=True)
+vm_kill = module_guest("vbtrace-kill", allow_oom=True, mem_mib=MEM, deflate_on_oom=False)
 
 
-@pytest.fixture(scope="module")
-def vm_kill(boot_guest):
-    g = boot_guest("vbtrace-kill", mem_mib=MEM, deflate_on_oom=False)
+def with_vballoon(g):
+    fresh(g)
+    g.sh("insmod " + VBALLOON)
     yield g
-    stop_guest(g, allow_oom=True)
+    fresh(g)
 
 
 @pytest.fixture
 def doom(vm_doom):
-    fresh(vm_doom)
-    vm_doom.sh("insmod " + VBALLOON)
-    yield vm_doom
-    fresh(vm_doom)
+    yield from with_vballoon(vm_doom)
 
 
 @pytest.fixture
 def kill(vm_kill):
-    fresh(vm_kill)
-    vm_kill.sh("insmod " + VBALLOON)
-    yield vm_kill
-    fresh(vm_kill)
+    yield from with_vballoon(vm_kill)
 
 
 def records(out):
