@@ -125,8 +125,8 @@ def timed_resize(g, target_mib, timeout=120):
 
 def median_cycle(cycles):
     """The per-direction median of several inflate/deflate cycles."""
-    return {k: {"mib_s": statistics.median(c[k]["mib_s"] for c in cycles),
-                "s": statistics.median(c[k]["s"] for c in cycles)}
+    return {k: dict(cycles[0][k], mib_s=statistics.median(c[k]["mib_s"] for c in cycles),
+                    s=statistics.median(c[k]["s"] for c in cycles))
             for k in ("inflate", "deflate")}
 
 
