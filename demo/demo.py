@@ -93,11 +93,11 @@ class Tracer:
     @staticmethod
     def _kind(line):
         f = line.split()
-        return f[1] if len(f) >= 3 and f[1] in ("inflate", "deflate") and f[2].isdigit() else None
+        return f[1] if len(f) >= 3 and f[1] in EVENTS[:3] and f[2].isdigit() else None
 
     def _show(self, lines):
-        """Print lines; a run of more than SHOW_RUN inflate or deflate
-        records in one batch is shortened to its ends (VB_DEMO_VERBOSE=1
+        """Print lines; a run of more than SHOW_RUN inflate, deflate or
+        oom_leak records in one batch is shortened to its ends (VB_DEMO_VERBOSE=1
         prints everything). Every line is tallied."""
         for line in lines:
             self._tally(line)
@@ -109,10 +109,10 @@ class Tracer:
                 j += 1
             run = lines[i:j]
             if len(run) > SHOW_RUN and not VERBOSE:
-                hidden = run[2:-1]
+                hidden = run[3:-2]
                 pages = sum(int(x.split()[2]) for x in hidden)
-                run = run[:2] + ["... %d more %s records (%d pages, %.1f MiB) ..."
-                                 % (len(hidden), k, pages, pages / PAGES_PER_MIB)] + run[-1:]
+                run = run[:3] + ["... %d more %s records (%d pages, %.1f MiB) ..."
+                                 % (len(hidden), k, pages, pages / PAGES_PER_MIB)] + run[-2:]
             for line in run:
                 print(paint("36", "  [guest vbtrace] ") + line, flush=True)
             i = j
