@@ -108,7 +108,7 @@ static void vb_stats_request(struct virtqueue *vq)
 
 static void vb_config_changed(struct virtio_device *vdev)
 {
-	vb_schedule_resize(vdev->priv, 0);
+	vb_schedule_resize(vdev->priv, 0, true);
 }
 
 static int vb_init_vqs(struct vballoon *vb)
@@ -150,7 +150,7 @@ static int vb_start(struct vballoon *vb)
 	virtio_device_ready(vb->vdev);
 	if (vb->stats_vq)
 		virtqueue_kick(vb->stats_vq);
-	vb_schedule_resize(vb, 0);
+	vb_schedule_resize(vb, 0, true);
 	return 0;
 
 del_vqs:

@@ -43,7 +43,7 @@ static unsigned int vb_oom_release(struct vballoon *vb, unsigned int asked,
 	 */
 	holdoff = msecs_to_jiffies(vb_holdoff_ms());
 	WRITE_ONCE(vb->holdoff_until, jiffies + holdoff);
-	vb_schedule_resize(vb, holdoff);
+	vb_schedule_resize(vb, holdoff, false);
 
 	WRITE_ONCE(vb->oom_releases, vb->oom_releases + 1);
 	WRITE_ONCE(vb->oom_leaked, vb->oom_leaked + got);

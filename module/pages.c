@@ -214,13 +214,24 @@ static unsigned int vb_next_retry_ms(struct vballoon *vb)
 	return vb->retry_ms;
 }
 
-void vb_schedule_resize(struct vballoon *vb, unsigned long delay)
+/*
+ * Run the resize work after delay. replace moves an already pending run (a
+ * new target must not wait out a back-off); otherwise a pending run stays,
+ * and finds any hold-off itself.
+ */
+void vb_schedule_resize(struct vballoon *vb, unsigned long delay, bool replace)
 {
 	unsigned long flags;
 
 	spin_lock_irqsave(&vb->stop_lock, flags);
-	if (!vb->stopped)
-		mod_delayed_work(system_freezable_wq, &vb->resize_work, delay);
+	if (!vb->stopped) {
+		if (replace)
+			mod_delayed_work(system_freezable_wq, &vb->resize_work,
+					 delay);
+		else
+			queue_delayed_work(system_freezable_wq,
+					   &vb->resize_work, delay);
+	}
 	spin_unlock_irqrestore(&vb->stop_lock, flags);
 }
 
@@ -271,5 +282,5 @@ void vb_resize_work(struct work_struct *work)
 		 !READ_ONCE(vb->stopped));
 
 	if (more || delay)
-		vb_schedule_resize(vb, delay);
+		vb_schedule_resize(vb, delay, true);
 }

@@ -82,7 +82,8 @@ unsigned int vb_leak(struct vballoon *vb, unsigned int want);
 void vb_tell_host(struct vballoon *vb, struct virtqueue *vq, unsigned int n);
 bool vb_holdoff_active(struct vballoon *vb);
 void vb_resize_work(struct work_struct *work);
-void vb_schedule_resize(struct vballoon *vb, unsigned long delay);
+void vb_schedule_resize(struct vballoon *vb, unsigned long delay,
+			bool replace);
 
 /* oom.c */
 int vb_oom_register(struct vballoon *vb);
