@@ -82,7 +82,7 @@ def prepare(out):
         if not os.path.exists(need):
             sys.exit("%s missing: run `make guest` first" % need)
     initrd = os.path.join(out, "initramfs.cpio.gz")
-    subprocess.run([os.path.join(TOP, "tests", "vm", "mkinitramfs.sh"), kd, initrd],
+    subprocess.run([os.path.join(TOP, "tests", "vm", "mkrootfs.sh"), kd, initrd],
                    check=True, stdout=subprocess.DEVNULL, env=dict(os.environ, VB_BUILD_DIR=bdir))
     return kd, initrd
 

@@ -261,10 +261,10 @@ class Demo:
         head("1. build the initramfs and boot the guest")
         self.initrd = os.path.join(bd, "demo-initramfs.cpio.gz")
         t = time.monotonic()
-        r = subprocess.run([os.path.join(TOP, "tests", "vm", "mkinitramfs.sh"), kd, self.initrd],
+        r = subprocess.run([os.path.join(TOP, "tests", "vm", "mkrootfs.sh"), kd, self.initrd],
                            env=dict(os.environ, VB_BUILD_DIR=bd), capture_output=True, text=True)
         if r.returncode != 0:
-            die("mkinitramfs.sh failed:\n%s%s\n%s" % (r.stdout, r.stderr, HINT), 1)
+            die("mkrootfs.sh failed:\n%s%s\n%s" % (r.stdout, r.stderr, HINT), 1)
         say("initramfs %s (%.1f MiB, busybox + vballoon.ko + vbtrace + hog) in %.1f s"
             % (os.path.relpath(self.initrd, TOP), os.path.getsize(self.initrd) / 2**20,
                time.monotonic() - t))

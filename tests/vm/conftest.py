@@ -37,7 +37,7 @@ def initramfs(kernel_dir, build_dir):
     """Rebuilt once per session so a fresh vballoon.ko/vbtrace is picked up."""
     out = os.path.join(build_dir, "initramfs.cpio.gz")
     env = dict(os.environ, VB_BUILD_DIR=build_dir)
-    subprocess.run([os.path.join(os.path.dirname(__file__), "mkinitramfs.sh"),
+    subprocess.run([os.path.join(os.path.dirname(__file__), "mkrootfs.sh"),
                     kernel_dir, out], check=True, env=env, stdout=subprocess.DEVNULL)
     return out
 

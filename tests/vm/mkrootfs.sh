@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the busybox test initramfs for one unpacked Debian kernel.
-# Usage: mkinitramfs.sh KERNEL_DIR OUT.cpio.gz [EXTRA_FILE...]
+# Usage: mkrootfs.sh KERNEL_DIR OUT.cpio.gz [EXTRA_FILE...]
 # EXTRA_FILEs land in /bin. vballoon.ko and vbtrace are picked up from
 # VB_BUILD_DIR (default build/<abi>) and build/ when they exist.
 set -euo pipefail
