@@ -93,8 +93,11 @@ static __always_inline void submit(struct vb_event *e)
 	bpf_ringbuf_submit(e, flags);
 }
 
-static __always_inline void on_move(unsigned int type, unsigned int pages,
-				    unsigned int balloon, unsigned int target)
+/* Every vballoon event: keep the level, count it, stream it if wanted. */
+static __always_inline void on_event(unsigned int type, unsigned int pages,
+				     unsigned int balloon, unsigned int target,
+				     unsigned int asked, __u64 ns,
+				     unsigned int step)
 {
 	struct vb_event *e;
 
@@ -107,28 +110,23 @@ static __always_inline void on_move(unsigned int type, unsigned int pages,
 	e->pages = pages;
 	e->balloon_pages = balloon;
 	e->target_pages = target;
+	e->asked = asked;
+	e->ns = ns;
+	e->step = step;
 	submit(e);
+}
+
+static __always_inline void on_move(unsigned int type, unsigned int pages,
+				    unsigned int balloon, unsigned int target)
+{
+	on_event(type, pages, balloon, target, 0, 0, 0);
 }
 
 static __always_inline void on_leak(unsigned int asked, unsigned int freed,
 				    unsigned int balloon, unsigned int target,
 				    __u64 ns, unsigned int step)
 {
-	struct vb_event *e;
-
-	last_balloon_pages = balloon;
-	last_target_pages = target;
-	account(VB_OOM_LEAK, freed);
-	e = reserve(VB_OOM_LEAK);
-	if (!e)
-		return;
-	e->pages = freed;
-	e->balloon_pages = balloon;
-	e->target_pages = target;
-	e->asked = asked;
-	e->ns = ns;
-	e->step = step;
-	submit(e);
+	on_event(VB_OOM_LEAK, freed, balloon, target, asked, ns, step);
 }
 
 /*

@@ -12,11 +12,7 @@
 static void vb_tell_one(struct vballoon *vb, struct virtqueue *vq,
 			struct page *page)
 {
-	unsigned long pfn = page_to_pfn(page) * VB_PAGES_PER_PAGE;
-	unsigned int i;
-
-	for (i = 0; i < VB_PAGES_PER_PAGE; i++)
-		vb->pfns[i] = cpu_to_virtio32(vb->vdev, pfn + i);
+	vb_set_pfns(vb, 0, page);
 	vb_tell_host(vb, vq, VB_PAGES_PER_PAGE);
 }
 

@@ -38,8 +38,8 @@ void vb_update_actual(struct vballoon *vb)
 			 &actual);
 }
 
-static void vb_set_pfns(struct vballoon *vb, unsigned int idx,
-			struct page *page)
+/* Put one guest page's PFNs (in balloon page units) at vb->pfns[idx]. */
+void vb_set_pfns(struct vballoon *vb, unsigned int idx, struct page *page)
 {
 	unsigned long pfn = page_to_pfn(page) * VB_PAGES_PER_PAGE;
 	unsigned int i;

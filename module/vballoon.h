@@ -79,6 +79,7 @@ void vb_update_actual(struct vballoon *vb);
 unsigned int vb_inflate(struct vballoon *vb, unsigned int want);
 unsigned int vb_deflate(struct vballoon *vb, unsigned int want);
 unsigned int vb_leak(struct vballoon *vb, unsigned int want);
+void vb_set_pfns(struct vballoon *vb, unsigned int idx, struct page *page);
 void vb_tell_host(struct vballoon *vb, struct virtqueue *vq, unsigned int n);
 bool vb_holdoff_active(struct vballoon *vb);
 void vb_resize_work(struct work_struct *work);
