@@ -56,6 +56,10 @@ struct vballoon {
 	u64 oom_leaked;			/* by OOM calls and storm reclaim */
 	u64 oom_reclaimed;		/* of which by storm reclaim */
 	u64 oom_releases;		/* vballoon_oom_leak events */
+	u64 reported;			/* pages given back by page reporting */
+	u64 report_batches;		/* vballoon_report events */
+	u64 hinted;			/* pages hinted to the host */
+	u64 hint_runs;			/* vballoon_hint events */
 
 	bool deflate_on_oom;
 	struct notifier_block oom_nb;

@@ -70,6 +70,56 @@ TRACE_EVENT(vballoon_oom_leak,
 		  __entry->target_pages, __entry->ns, __entry->step)
 );
 
+/*
+ * One free page reporting batch handed to the host (VIRTIO_BALLOON_F_REPORTING):
+ * pages (4 KiB units) in entries scatterlist entries, time from queueing to
+ * the host's answer, and 0 or the negative errno the batch failed with.
+ */
+TRACE_EVENT(vballoon_report,
+	TP_PROTO(unsigned int pages, unsigned int entries, u64 ns, int err),
+	TP_ARGS(pages, entries, ns, err),
+	TP_STRUCT__entry(
+		__field(unsigned int, pages)
+		__field(unsigned int, entries)
+		__field(u64, ns)
+		__field(int, err)
+	),
+	TP_fast_assign(
+		__entry->pages = pages;
+		__entry->entries = entries;
+		__entry->ns = ns;
+		__entry->err = err;
+	),
+	TP_printk("pages=%u entries=%u ns=%llu err=%d",
+		  __entry->pages, __entry->entries, __entry->ns, __entry->err)
+);
+
+/*
+ * One free page hinting run (VIRTIO_BALLOON_F_FREE_PAGE_HINT) for the
+ * host's command id, ended by the host's STOP or by the guest running out
+ * of free blocks: pages (4 KiB units) hinted in blocks, and its duration.
+ */
+TRACE_EVENT(vballoon_hint,
+	TP_PROTO(unsigned int pages, unsigned int blocks, unsigned int cmd_id,
+		 u64 ns),
+	TP_ARGS(pages, blocks, cmd_id, ns),
+	TP_STRUCT__entry(
+		__field(unsigned int, pages)
+		__field(unsigned int, blocks)
+		__field(unsigned int, cmd_id)
+		__field(u64, ns)
+	),
+	TP_fast_assign(
+		__entry->pages = pages;
+		__entry->blocks = blocks;
+		__entry->cmd_id = cmd_id;
+		__entry->ns = ns;
+	),
+	TP_printk("pages=%u blocks=%u cmd_id=%u ns=%llu",
+		  __entry->pages, __entry->blocks, __entry->cmd_id,
+		  __entry->ns)
+);
+
 #endif /* _VBALLOON_TRACE_H */
 
 #undef TRACE_INCLUDE_PATH
