@@ -3,6 +3,7 @@
 #ifndef _VBALLOON_COMPAT_H
 #define _VBALLOON_COMPAT_H
 
+#include <linux/balloon_compaction.h>
 #include <linux/sched.h>
 #include <linux/shrinker.h>
 #include <linux/slab.h>
@@ -45,6 +46,20 @@ static inline void vb_account_reclaimed(unsigned long pages)
 	current->reclaim_state->reclaimed_slab += pages;
 #else
 	current->reclaim_state->reclaimed += pages;
+#endif
+}
+
+/*
+ * Stable kernels gained balloon_page_finalize() for a page leaving the
+ * balloon; before it, balloon_page_delete() did the same (and skips the
+ * list_del() for an isolated page).
+ */
+static inline void vb_balloon_page_finalize(struct page *page)
+{
+#ifdef VB_HAVE_BALLOON_FINALIZE
+	balloon_page_finalize(page);
+#else
+	balloon_page_delete(page);
 #endif
 }
 

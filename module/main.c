@@ -88,11 +88,13 @@ unsigned int vb_holdoff_ms(void)
 static DEFINE_MUTEX(vb_instance_lock);
 static struct vballoon *vb_instance;
 
+/* The host returned PFN elements: mark them free and wake the waiter. */
 static void vb_ack(struct virtqueue *vq)
 {
 	struct vballoon *vb = vq->vdev->priv;
 
-	wake_up(&vb->acked);
+	vb_reap(vb, vq);
+	wake_up_all(&vb->acked);
 }
 
 static void vb_stats_request(struct virtqueue *vq)
@@ -108,7 +110,20 @@ static void vb_stats_request(struct virtqueue *vq)
 
 static void vb_config_changed(struct virtio_device *vdev)
 {
-	vb_schedule_resize(vdev->priv, 0, true);
+	vb_schedule_resize(vdev->priv, 0);
+}
+
+/*
+ * Elements per kick that leave room in the smaller of the two PFN queues
+ * for the worker's and the OOM path's batches at once.
+ */
+static unsigned int vb_batch_pfns(struct vballoon *vb)
+{
+	unsigned int size = min(virtqueue_get_vring_size(vb->inflate_vq),
+				virtqueue_get_vring_size(vb->deflate_vq));
+
+	return clamp(size / 2, 1U, (unsigned int)VB_ELEMS_PER_KICK) *
+	       VB_PFNS_PER_ELEM;
 }
 
 static int vb_init_vqs(struct vballoon *vb)
@@ -127,6 +142,7 @@ static int vb_init_vqs(struct vballoon *vb)
 	vb->inflate_vq = vqs[0];
 	vb->deflate_vq = vqs[1];
 	vb->stats_vq = nvqs == 3 ? vqs[2] : NULL;
+	vb->batch_pfns = vb_batch_pfns(vb);
 
 	err = vb_stats_prime(vb);
 	if (err)
@@ -139,6 +155,8 @@ static int vb_start(struct vballoon *vb)
 {
 	int err;
 
+	vb->dead = false;
+	vb->actual_told = 0;
 	err = vb_init_vqs(vb);
 	if (err)
 		return err;
@@ -146,11 +164,12 @@ static int vb_start(struct vballoon *vb)
 	if (err)
 		goto del_vqs;
 
+	vb->started = true;
 	vb->stopped = false;
 	virtio_device_ready(vb->vdev);
 	if (vb->stats_vq)
 		virtqueue_kick(vb->stats_vq);
-	vb_schedule_resize(vb, 0, true);
+	vb_schedule_resize(vb, 0);
 	return 0;
 
 del_vqs:
@@ -167,19 +186,22 @@ static void vb_stop_work(struct vballoon *vb)
 	cancel_work_sync(&vb->stats_work);
 }
 
-/* Give every page back and tell the host, then quiesce the device. */
+/*
+ * Give every page back and tell the host, then reset the device and free
+ * its queues. Idempotent: a failed restore leaves nothing to stop.
+ */
 static void vb_stop(struct vballoon *vb)
 {
+	if (!vb->started)
+		return;
 	vb_oom_unregister(vb);
 	vb_stop_work(vb);
 
-	while (vb->num_pages) {
-		/* Pages isolated for migration come back shortly. */
-		if (!vb_deflate(vb, vb->num_pages))
-			schedule_timeout_uninterruptible(1);
-	}
-	virtio_reset_device(vb->vdev);
+	mutex_lock(&vb->work_lock);
+	vb_empty(vb);
+	mutex_unlock(&vb->work_lock);
 	vb->vdev->config->del_vqs(vb->vdev);
+	vb->started = false;
 }
 
 static int vb_probe(struct virtio_device *vdev)
@@ -200,18 +222,19 @@ static int vb_probe(struct virtio_device *vdev)
 	vb = kzalloc(sizeof(*vb), GFP_KERNEL);
 	if (!vb)
 		goto unlock;
-	vb->pfns = kcalloc(VB_PFN_BATCH, sizeof(vb->pfns[0]), GFP_KERNEL);
-	if (!vb->pfns)
-		goto free_vb;
-
 	vb->vdev = vdev;
 	vdev->priv = vb;
 	vb->deflate_on_oom =
 		virtio_has_feature(vdev, VIRTIO_BALLOON_F_DEFLATE_ON_OOM);
+	vb->must_tell =
+		virtio_has_feature(vdev, VIRTIO_BALLOON_F_MUST_TELL_HOST);
 	init_waitqueue_head(&vb->acked);
+	spin_lock_init(&vb->vq_lock);
 	spin_lock_init(&vb->stop_lock);
+	mutex_init(&vb->work_lock);
 	mutex_init(&vb->lock);
 	mutex_init(&vb->storm_lock);
+	INIT_LIST_HEAD(&vb->quarantine);
 	INIT_DELAYED_WORK(&vb->resize_work, vb_resize_work);
 	INIT_WORK(&vb->stats_work, vb_stats_work);
 	balloon_devinfo_init(&vb->b_dev_info);
@@ -219,14 +242,12 @@ static int vb_probe(struct virtio_device *vdev)
 
 	err = vb_start(vb);
 	if (err)
-		goto free_pfns;
+		goto free_vb;
 	vb_debugfs_init(vb);
 	vb_instance = vb;
 	mutex_unlock(&vb_instance_lock);
 	return 0;
 
-free_pfns:
-	kfree(vb->pfns);
 free_vb:
 	kfree(vb);
 unlock:
@@ -243,7 +264,6 @@ static void vb_remove(struct virtio_device *vdev)
 	vb_stop(vb);
 	vb_instance = NULL;
 	mutex_unlock(&vb_instance_lock);
-	kfree(vb->pfns);
 	kfree(vb);
 }
 
