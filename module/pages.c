@@ -280,6 +280,7 @@ void vb_empty(struct vballoon *vb)
 		if (!vb_deflate_to(vb, 0))
 			schedule_timeout_uninterruptible(1);
 	}
+	vb_tell_actual(vb);
 	virtio_reset_device(vb->vdev);
 
 	mutex_lock(&vb->lock);
@@ -371,10 +372,10 @@ void vb_resize_work(struct work_struct *work)
 	mutex_lock(&vb->work_lock);
 	do {
 		more = vb_resize_step(vb, &delay);
+		vb_tell_actual(vb);
 		cond_resched();
 	} while (more && ++batches < VB_BATCHES_PER_RUN &&
 		 !READ_ONCE(vb->stopped));
-	vb_tell_actual(vb);
 	mutex_unlock(&vb->work_lock);
 
 	if (more || delay)
