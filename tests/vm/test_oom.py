@@ -219,3 +219,19 @@ def test_reclaim_outside_storm_leaves_balloon(gon):
         assert sc.delta(before, after, "balloon_deflate") == 0
         assert after["vb"]["balloon_pages"] == (MEM - PRESSURE) * PAGES_PER_MIB
         assert g.actual_mib() == PRESSURE
+
+
+def test_drop_caches_in_storm_window_leaves_balloon(gon):
+    """Inside an armed storm only the allocator's own reclaim takes balloon
+    pages: drop_caches, which runs every shrinker, takes none."""
+    params = "oom_window_ms=60000 reinflate_holdoff_ms=600000"
+    with driver(gon, params=params) as g:
+        sc.inflate_to(g, PRESSURE)
+        r = sc.rescue(g, "vballoon", HOG)
+        assert r["rc"] == 0 and r["oom_kill"] == 0, r
+        before = sc.snapshot(g)
+        g.sh("echo 3 > /proc/sys/vm/drop_caches")
+        after = sc.snapshot(g)
+        assert sc.delta(before, after, "balloon_deflate") == 0
+        assert after["vb"]["balloon_pages"] == before["vb"]["balloon_pages"]
+        assert after["vb"]["oom_releases"] == before["vb"]["oom_releases"]
