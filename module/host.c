@@ -123,17 +123,26 @@ int vb_send(struct vballoon *vb, struct virtqueue *vq, struct vb_batch *b,
 	return err;
 }
 
+/* 0 once the host has returned all of b, -EIO if it never will. */
+static int vb_batch_state(struct vballoon *vb, struct virtqueue *vq,
+			  struct vb_batch *b)
+{
+	vb_reap(vb, vq);
+	if (vb_batch_idle(b))
+		return 0;
+	return vb_broken(vb, vq) ? -EIO : -EINPROGRESS;
+}
+
 /* Sleep until the host has returned all of b; bounded. */
 int vb_wait_host(struct vballoon *vb, struct virtqueue *vq, struct vb_batch *b)
 {
 	unsigned long deadline = jiffies + msecs_to_jiffies(VB_HOST_TIMEOUT_MS);
+	int err;
 
 	for (;;) {
-		vb_reap(vb, vq);
-		if (vb_batch_idle(b))
-			return 0;
-		if (vb_broken(vb, vq))
-			return -EIO;
+		err = vb_batch_state(vb, vq, b);
+		if (err != -EINPROGRESS)
+			return err;
 		if (time_after(jiffies, deadline)) {
 			vb_give_up(vb, vq->name);
 			return -ETIMEDOUT;
@@ -152,13 +161,12 @@ int vb_wait_host(struct vballoon *vb, struct virtqueue *vq, struct vb_batch *b)
 int vb_poll_host(struct vballoon *vb, struct virtqueue *vq, struct vb_batch *b)
 {
 	u64 deadline = ktime_get_ns() + VB_POLL_TIMEOUT_NS;
+	int err;
 
 	for (;;) {
-		vb_reap(vb, vq);
-		if (vb_batch_idle(b))
-			return 0;
-		if (vb_broken(vb, vq))
-			return -EIO;
+		err = vb_batch_state(vb, vq, b);
+		if (err != -EINPROGRESS)
+			return err;
 		if (ktime_get_ns() > deadline)
 			return -ETIMEDOUT;
 		udelay(5);
