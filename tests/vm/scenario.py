@@ -41,6 +41,18 @@ def inflate_to(g, actual_mib, timeout=120):
     return g.wait_actual(actual_mib, timeout=timeout)
 
 
+def fragment_and_inflate(g, mem_mib, mib, steps=8):
+    """Inflate to mib in steps, with tmpfs files allocated in between and then
+    deleted: balloon pages end up interleaved with free memory, which gives
+    compaction balloon pages to migrate (a fresh guest often has none)."""
+    step = (mem_mib - mib) // steps
+    g.sh("mkdir -p /tmp/frag")
+    for i in range(1, steps + 1):
+        g.sh("dd if=/dev/zero of=/tmp/frag/%d bs=1M count=24 2>/dev/null" % i)
+        inflate_to(g, mem_mib - step * i if i < steps else mib)
+    g.sh("rm -rf /tmp/frag")
+
+
 def run_hog(g, mib, timeout=180):
     """Run the hog; returns dict(rc, ms or None, killed)."""
     rc, out = g.run("hog %d" % mib, timeout=timeout)
