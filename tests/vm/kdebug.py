@@ -1,10 +1,17 @@
 """Helpers for the debug kernel's checkers (make check-debug): kmemleak
 scans by hand and page allocation fault injection through debugfs."""
+import os
+
 import pytest
 
 KMEMLEAK = "/sys/kernel/debug/kmemleak"
 FAIL_PAGE_ALLOC = "/sys/kernel/debug/fail_page_alloc"
 MIN_AGE_S = 5.5      # kmemleak reports only objects older than 5 s
+
+# Long or extended suites (virtqueue layouts, S3, scale) run only in make
+# check-debug, which sets VB_EXTENDED=1, to keep make check under budget.
+EXTENDED = pytest.mark.skipif(os.environ.get("VB_EXTENDED") != "1",
+                              reason="extended suite: make check-debug (VB_EXTENDED=1)")
 
 
 def need(g, path):

@@ -9,9 +9,11 @@ import pytest
 from conftest import stop_guest
 from guest import PAGES_PER_MIB
 import scenario as sc
+from kdebug import EXTENDED
 
 MEM = 1024
 LOW = 640
+pytestmark = EXTENDED
 DRIVERS = os.environ.get("VB_DRIVERS", "vballoon").split(",")
 
 # property -> (virtio feature bit, negotiated value under that property)

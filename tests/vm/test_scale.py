@@ -1,23 +1,18 @@
 """Scale: 100 reload cycles with the balloon inflated, then a kmemleak scan
 where the kernel has kmemleak; and an OOM storm of 50 spikes. Long, so
-they run only when VB_SCALE=1 (make check-debug sets it). Truth: vmstat,
+they run only when VB_EXTENDED=1 (make check-debug sets it). Truth: vmstat,
 meminfo, QMP, debugfs counters, kmemleak."""
-import os
-
 import pytest
 
 from conftest import module_guest
 import scenario as sc
-from kdebug import KMEMLEAK, kmemleak_report, kmemleak_start
+from kdebug import EXTENDED, KMEMLEAK, kmemleak_report, kmemleak_start
 
 MEM = 1024
 PRESSURE = 256
 HOG = 300
 
-pytestmark = [
-    pytest.mark.skipif(os.environ.get("VB_SCALE") != "1", reason="scale tests: VB_SCALE=1"),
-    pytest.mark.allow_oom,
-]
+pytestmark = [EXTENDED, pytest.mark.allow_oom]
 
 vm = module_guest("scale", allow_oom=True, mem_mib=MEM, deflate_on_oom=True)
 

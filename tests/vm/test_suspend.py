@@ -10,12 +10,13 @@ import pytest
 from conftest import module_guest
 from guest import PAGES_PER_MIB
 import scenario as sc
+from kdebug import EXTENDED
 
 MEM = 1024
 PRESSURE = 256
 HOG = 300
 
-pytestmark = pytest.mark.allow_oom
+pytestmark = [EXTENDED, pytest.mark.allow_oom]
 
 vm = module_guest("suspend", allow_oom=True, mem_mib=MEM, deflate_on_oom=True,
                   qemu_args=["-global", "PIIX4_PM.disable_s3=0"])
