@@ -4,6 +4,8 @@
 #   make demo     boot a guest and trace a balloon scenario live
 #   make check    host unit tests and guest end-to-end tests
 #   make bench    side-by-side performance against the in-tree driver
+#   make check-debug    the e2e tests on a KASAN/lockdep/kmemleak kernel
+#   make check-flavours W=1 builds on every Debian flavour, tests on cloud/rt
 # KSERIES=6.1|6.12 picks the guest kernel for demo, check and bench.
 
 KSERIES ?= 6.1
@@ -20,7 +22,7 @@ headers_of = $(1)/usr/src/linux-headers-$(call abi_of,$(1))
 PYTHON := /usr/bin/python3
 RUNNING_KDIR := /lib/modules/$(shell uname -r)/build
 
-.PHONY: all module vbtrace guest guest-module deps unit e2e check demo bench clean
+.PHONY: all module vbtrace guest guest-module deps unit e2e check check-debug check-flavours demo bench clean
 
 all: module vbtrace
 
@@ -56,6 +58,13 @@ e2e: guest
 
 check: deps
 	@$(ROOT)/scripts/check.sh $(KSERIES)
+
+# The debug kernel is built on first use (about 15 min, cached in .cache/).
+check-debug:
+	@$(ROOT)/scripts/check-debug.sh
+
+check-flavours:
+	@$(ROOT)/scripts/check-flavours.sh
 
 demo: deps guest
 	VB_KSERIES=$(KSERIES) $(PYTHON) $(ROOT)/demo/demo.py

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install the Debian packages the project needs, only those missing. Not
+# Install the Debian packages the project needs, only those missing.
+# Usage: deps.sh [debug] Not
 # root: print the apt-get line instead. Guest kernels are not installed
 # here: fetch-kernel.sh unpacks them into .cache/.
 set -euo pipefail
@@ -11,6 +12,11 @@ pkgs=(
 	qemu-system-x86 busybox-static python3 python3-pytest		# guest tests
 	gnuplot-nox							# make bench
 )
+# `deps.sh debug`: also what check-debug and check-flavours need (building
+# a kernel; lz4 for the cloud-amd64 image).
+if [ "${1:-}" = debug ]; then
+	pkgs+=(flex bison bc libssl-dev lz4)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do

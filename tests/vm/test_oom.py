@@ -136,13 +136,8 @@ def test_oom_storm(gon):
     """20 hogs in a row, the host keeping its target: with no hold-off the
     balloon re-inflates between hogs, so every hog needs a rescue."""
     with driver(gon, params="reinflate_holdoff_ms=0") as g:
-        sc.inflate_to(g, PRESSURE)
-        before = sc.snapshot(g)
-        for i in range(20):
-            g.wait_actual(PRESSURE, timeout=60)
-            r = sc.run_hog(g, HOG)
-            assert r["rc"] == 0, "hog %d: %s" % (i, r)
-        after = sc.snapshot(g)
+        before, after, hogs = sc.storm(g, 20, PRESSURE, HOG)
+        assert [h for h in hogs if h["rc"] != 0] == []
         assert sc.delta(before, after, "oom_kill") == 0
         assert sc.delta(before, after, "oom_calls", "vb") >= 20
         assert (sc.delta(before, after, "balloon_deflate") ==
