@@ -27,9 +27,9 @@ all: module vbtrace
 # `make` for a user: the kernel they build for.
 module:
 	@if [ -n "$(KDIR)" ]; then \
-		$(MAKE) -C module KDIR=$(KDIR) BTF_BASE=$${BTF_BASE:-/sys/kernel/btf/vmlinux}; \
+		$(MAKE) -C module KDIR=$(KDIR); \
 	elif [ -d $(RUNNING_KDIR) ]; then \
-		$(MAKE) -C module KDIR=$(RUNNING_KDIR) BTF_BASE=/sys/kernel/btf/vmlinux; \
+		$(MAKE) -C module KDIR=$(RUNNING_KDIR); \
 	else \
 		k=$$($(FETCH) $(KSERIES)) && \
 		$(MAKE) -C module KDIR=$$k/usr/src/linux-headers-$$(basename $$k) BTF_BASE=$$k/vmlinux; \

@@ -6,6 +6,7 @@ BAD = re.compile("|".join([
     r"list_del corruption", r"list_add corruption", r"[Bb]ad page",
     r"possible circular locking", r"INFO: possible", r"blocked for more than",
     r"Call Trace", r"Kernel panic", r"UBSAN", r"KASAN", r"refcount_t:",
+    r"failed to validate module \[\w+\] BTF",
 ]))
 
 # Lines that mention a bad word but are expected when loading a test module.

@@ -47,6 +47,7 @@ def test_each_pattern_is_found():
         "WARNING: possible circular locking dependency detected",
         "INFO: possible recursive locking detected",
         "INFO: task kworker/0:1:12 blocked for more than 120 seconds.",
+        "failed to validate module [vballoon] BTF: -22",
     ]
     for s in samples:
         assert find_splats("[    1.0] " + s + "\n"), s
