@@ -4,6 +4,8 @@
 #   make demo     boot a guest and trace a balloon scenario live
 #   make check    host unit tests and guest end-to-end tests
 #   make bench    side-by-side performance against the in-tree driver
+#   make deb      Debian packages vballoon-dkms and vbtrace in build/deb/
+#   make check-distro  install, use and purge them in a Debian 12 guest
 # KSERIES=6.1|6.12 picks the guest kernel for demo, check and bench.
 
 KSERIES ?= 6.1
@@ -20,7 +22,8 @@ headers_of = $(1)/usr/src/linux-headers-$(call abi_of,$(1))
 PYTHON := /usr/bin/python3
 RUNNING_KDIR := /lib/modules/$(shell uname -r)/build
 
-.PHONY: all module vbtrace guest guest-module deps unit e2e check demo bench clean
+.PHONY: all module vbtrace guest guest-module deps unit e2e check demo bench clean \
+	deb check-distro
 
 all: module vbtrace
 
@@ -62,6 +65,12 @@ demo: deps guest
 
 bench: deps guest
 	VB_KSERIES=$(KSERIES) $(PYTHON) $(ROOT)/bench/run.py $(BENCH_ARGS)
+
+deb: deps
+	@$(ROOT)/packaging/mkdeb.sh $(BUILD)/deb $(call guest_kernel)/vmlinux
+
+check-distro: deb
+	@$(ROOT)/tests/distro/run.sh $(BUILD)/deb
 
 clean:
 	rm -rf $(BUILD)
