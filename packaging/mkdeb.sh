@@ -23,7 +23,10 @@ lint_debs() {
 	mkdir -p "$tmp"
 	for d in "$out"/*.deb; do dpkg-deb -x "$d" "$tmp"; done
 	echo "== mandoc -T lint" >&2
-	mandoc -T lint -W style "$tmp"/usr/share/man/man*/* >&2
+	gunzip "$tmp"/usr/share/man/man*/*.gz
+	makewhatis "$tmp/usr/share/man"	# so vbtrace(8) and vballoon(4) resolve
+	MANPATH=$tmp/usr/share/man:/usr/share/man \
+		mandoc -T lint -W style "$tmp"/usr/share/man/man*/*.[48] >&2
 	echo "== systemd-analyze verify" >&2
 	systemd-analyze verify --man=no --root="$tmp" \
 		"$tmp"/lib/systemd/system/vballoon-exporter.service >&2
