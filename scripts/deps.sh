@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install the Debian packages the project needs, only those missing. Not
-# root: print the apt-get line instead. Guest kernels are not installed
+# Install the Debian packages the project needs, only those missing, and
+# without recommends (which would pull a desktop stack for QEMU). Not root:
+# print the apt-get line instead. Guest kernels are not installed
 # here: fetch-kernel.sh unpacks them into .cache/.
 set -euo pipefail
 
@@ -8,8 +9,10 @@ pkgs=(
 	make gcc gcc-12 libc6-dev binutils libelf1 libssl3 zlib1g	# kbuild
 	pahole xz-utils zstd cpio					# module BTF, images
 	clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libzstd-dev	# vbtrace
-	qemu-system-x86 busybox-static python3 python3-pytest		# guest tests
-	gnuplot-nox							# make bench
+	qemu-system-x86 qemu-utils busybox-static python3 python3-pytest	# guest tests
+	gnuplot-nox fonts-liberation					# make bench
+	dpkg-dev debhelper dh-dkms fakeroot lintian mandoc systemd	# make deb
+	debootstrap debian-archive-keyring e2fsprogs			# check-distro
 )
 
 missing=()
@@ -30,9 +33,9 @@ if [ ${#missing[@]} -eq 0 ]; then
 fi
 if [ "$(id -u)" -ne 0 ]; then
 	echo "deps: missing packages; run as root:" >&2
-	echo "  apt-get update && apt-get install -y ${missing[*]}" >&2
+	echo "  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}" >&2
 	exit 1
 fi
 echo "deps: installing ${missing[*]}"
 apt-get update -q
-DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
