@@ -81,6 +81,8 @@ def test_install_builds_with_dkms(system):
     assert " .BTF " in g.sh("readelf -S %s" % path)
     assert g.sh("dpkg-query -W -f='${Status}' vballoon-dkms vbtrace") == \
         "install ok installedinstall ok installed"
+    assert system.log(g, "systemd-analyze verify %s 2>&1" % UNIT).strip() == ""
+    system.log(g, "systemd-analyze security --no-pager %s | tail -n 1" % UNIT)
 
 
 def test_exporter_waits_while_module_absent(system):
