@@ -6,6 +6,8 @@
 #   make bench    side-by-side performance against the in-tree driver
 #   make check-debug    the e2e tests on a KASAN/lockdep/kmemleak kernel
 #   make check-flavours W=1 builds on every Debian flavour, tests on cloud/rt
+#   make deb      Debian packages vballoon-dkms and vbtrace in build/deb/
+#   make check-distro  install, use and purge them in a Debian 12 guest
 # KSERIES=6.1|6.12 picks the guest kernel for demo, check and bench.
 
 KSERIES ?= 6.1
@@ -22,16 +24,17 @@ headers_of = $(1)/usr/src/linux-headers-$(call abi_of,$(1))
 PYTHON := /usr/bin/python3
 RUNNING_KDIR := /lib/modules/$(shell uname -r)/build
 
-.PHONY: all module vbtrace guest guest-module deps unit e2e check check-debug check-flavours demo bench clean
+.PHONY: all module vbtrace guest guest-module deps unit e2e check demo bench clean \
+	check-debug check-flavours deb check-distro
 
 all: module vbtrace
 
 # `make` for a user: the kernel they build for.
 module:
 	@if [ -n "$(KDIR)" ]; then \
-		$(MAKE) -C module KDIR=$(KDIR) BTF_BASE=$${BTF_BASE:-/sys/kernel/btf/vmlinux}; \
+		$(MAKE) -C module KDIR=$(KDIR); \
 	elif [ -d $(RUNNING_KDIR) ]; then \
-		$(MAKE) -C module KDIR=$(RUNNING_KDIR) BTF_BASE=/sys/kernel/btf/vmlinux; \
+		$(MAKE) -C module KDIR=$(RUNNING_KDIR); \
 	else \
 		k=$$($(FETCH) $(KSERIES)) && \
 		$(MAKE) -C module KDIR=$$k/usr/src/linux-headers-$$(basename $$k) BTF_BASE=$$k/vmlinux; \
@@ -71,6 +74,12 @@ demo: deps guest
 
 bench: deps guest
 	VB_KSERIES=$(KSERIES) $(PYTHON) $(ROOT)/bench/run.py $(BENCH_ARGS)
+
+deb: deps
+	@$(ROOT)/packaging/mkdeb.sh $(BUILD)/deb $(call guest_kernel)/vmlinux
+
+check-distro: deb
+	@$(ROOT)/tests/distro/run.sh $(BUILD)/deb
 
 clean:
 	rm -rf $(BUILD)

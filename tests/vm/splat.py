@@ -11,6 +11,7 @@ BAD = re.compile("|".join([
     r"suspicious RCU usage", r"lock held when returning", r"DEBUG_LOCKS_WARN_ON",
     r"suspected memory leak", r"unreferenced object", r"kmemleak: Cannot",
     r"page allocation failure",
+    r"failed to validate module \[\w+\] BTF",
 ]))
 
 # Lines that mention a bad word but are expected when loading a test module.

@@ -56,6 +56,7 @@ def test_each_pattern_is_found():
         "kmemleak: 3 new suspected memory leaks (see /sys/kernel/debug/kmemleak)",
         "unreferenced object 0xffff888003a0c000 (size 64):",
         "kworker/0:1: page allocation failure: order:0, mode:0x400dc0",
+        "failed to validate module [vballoon] BTF: -22",
     ]
     for s in samples:
         assert find_splats("[    1.0] " + s + "\n"), s
