@@ -20,7 +20,7 @@ headers_of = $(1)/usr/src/linux-headers-$(call abi_of,$(1))
 PYTHON := /usr/bin/python3
 RUNNING_KDIR := /lib/modules/$(shell uname -r)/build
 
-.PHONY: all module vbtrace guest guest-module deps unit e2e check demo bench clean
+.PHONY: all module vbtrace guest guest-module deps unit fuzz install e2e check demo bench clean
 
 all: module vbtrace
 
@@ -50,6 +50,12 @@ deps:
 
 unit:
 	$(MAKE) -C tests/unit run
+
+fuzz:
+	$(MAKE) -C tests/fuzz run
+
+install:
+	$(MAKE) -C tools install BUILD=$(BUILD)
 
 e2e: guest
 	VB_KSERIES=$(KSERIES) $(ROOT)/scripts/run-e2e.sh

@@ -10,6 +10,7 @@ pkgs=(
 	clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libzstd-dev	# vbtrace
 	qemu-system-x86 busybox-static python3 python3-pytest		# guest tests
 	gnuplot-nox							# make bench
+	prometheus prometheus-node-exporter libclang-rt-14-dev		# --prom, fuzzing
 )
 
 missing=()
