@@ -6,6 +6,7 @@ promtool and node_exporter. Order per test: insmod, attach, trigger, detach, rmm
 (an attached tracer holds a reference on the module)."""
 import json
 import os
+import re
 import shlex
 import shutil
 import socket
@@ -234,10 +235,24 @@ def test_oom_kill_without_deflate_on_oom(kill):
     assert k["constraint"] == "none" and k["deflate_on_oom"] is False, k
     assert k["balloon_pages"] == st0["balloon_pages"] > 0
     assert k["rescue_miss"] is False and k["pages"] == 0
-    # The hog had touched most of its 400 MiB when it was chosen.
-    assert k["anon_pages"] > 200 * PAGES_PER_MIB and k["rss_pages"] >= k["anon_pages"], k
+    check_victim(g, k)
     assert recs[-1]["rescue_misses"] == 0
     assert not [r for r in recs if r["type"] in ("inflate", "deflate")]
+
+
+def check_victim(g, k):
+    """The victim's RSS, uid and oom_score_adj as the kernel's own
+    "Killed process" line reports them (same counters, read a moment
+    later: allow one per-task RSS batch of 64 pages)."""
+    m = re.findall(r"Killed process %d \(([^)]*)\) total-vm:\d+kB, anon-rss:(\d+)kB, "
+                   r"file-rss:(\d+)kB, shmem-rss:(\d+)kB, UID:(\d+) .*oom_score_adj:(-?\d+)"
+                   % k["pid"], g.dmesg())
+    assert m, k
+    comm, anon, file_, shmem, uid, adj = m[-1]
+    assert comm == k["comm"] and int(uid) == k["uid"] and int(adj) == k["oom_score_adj"], (m, k)
+    assert abs(int(anon) // 4 - k["anon_pages"]) <= 64, (m, k)
+    assert abs((int(anon) + int(file_) + int(shmem)) // 4 - k["rss_pages"]) <= 64, (m, k)
+    assert k["anon_pages"] > 0
 
 
 def memcg_kill(g, mib=128):
@@ -288,6 +303,8 @@ def test_memcg_kill_is_no_miss_global_kill_is(doom):
     assert memcg["comm"] == "hog" and memcg["balloon_pages"] == st0["balloon_pages"]
     # The cgroup's limit, not the machine, bounds a memcg OOM.
     assert memcg["total_pages"] == 64 * PAGES_PER_MIB, memcg
+    check_victim(g, memcg)
+    check_victim(g, glob)
     assert glob["constraint"] == "none" and glob["rescue_miss"] is True, glob
     assert glob["pid"] == pid and glob["oom_score_adj"] == 1000 and glob["uid"] == 0
     assert glob["deflate_on_oom"] is True and glob["balloon_pages"] > 0
