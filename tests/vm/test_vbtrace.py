@@ -513,13 +513,17 @@ def prom_value(lines, name):
                     reason="promtool/prometheus-node-exporter not installed (make deps)")
 def test_prom_textfile(doom, tmp_path):
     """--prom: the file passes promtool, node_exporter serves it, and its
-    values equal the driver's sysfs counters; rewritten atomically."""
+    values equal the driver's sysfs counters after an inflate and an OOM
+    rescue; rewritten atomically (no temporary file left)."""
     g = doom
     st0 = sysfs(g)
     g.sh("mkdir -p /tmp/prom")
     start_tracer(g, "t9", "-j -q -i 0.5 --prom /tmp/prom/vballoon.prom")
-    g.set_balloon_mib(MEM - 96)
-    g.wait_actual(MEM - 96, timeout=60)
+    g.set_balloon_mib(256)
+    g.wait_actual(256, timeout=120)
+    g.sh("echo 3 > /proc/sys/vm/drop_caches")
+    rc_hog, hog = g.run("hog 600", timeout=180)
+    assert rc_hog == 0, hog
     time.sleep(1.5)
     st1 = sysfs(g)
     text = g.sh("cat /tmp/prom/vballoon.prom")
@@ -535,12 +539,19 @@ def test_prom_textfile(doom, tmp_path):
     lines = scrape(str(path))
     with open(os.path.join(g.log_dir, "node_exporter_vballoon.txt"), "w") as f:
         f.write("\n".join(lines) + "\n")
-    assert prom_value(lines, "vballoon_balloon_pages") == st1["balloon_pages"] == 96 * PAGES_PER_MIB
+    d = {k: st1[k] - st0[k] for k in st1}
+    assert prom_value(lines, "vballoon_balloon_pages") == st1["balloon_pages"]
     assert prom_value(lines, "vballoon_target_pages") == st1["target_pages"]
-    assert prom_value(lines, 'vballoon_event_pages_total{event="inflate"}') == \
-        st1["inflated_pages"] - st0["inflated_pages"]
+    assert prom_value(lines, 'vballoon_event_pages_total{event="inflate"}') == d["inflated_pages"] > 0
+    assert prom_value(lines, 'vballoon_event_pages_total{event="deflate"}') + \
+        prom_value(lines, 'vballoon_event_pages_total{event="oom_leak"}') == d["deflated_pages"]
+    assert prom_value(lines, 'vballoon_event_pages_total{event="oom_leak"}') == d["oom_leaked_pages"] > 0
+    assert prom_value(lines, 'vballoon_events_total{event="oom_leak"}') == d["oom_releases"]
+    assert prom_value(lines, 'vballoon_events_total{event="report"}') == d["report_batches"]
+    assert prom_value(lines, 'vballoon_event_pages_total{event="hint"}') == d["hinted_pages"]
     assert prom_value(lines, 'vballoon_events_total{event="oom_kill"}') == 0
     assert prom_value(lines, "vballoon_lost_events_total") == 0
     assert prom_value(lines, 'vballoon_oom_kills_total{constraint="none",rescue_miss="true"}') == 0
-    assert prom_value(lines, "vballoon_oom_release_seconds_count") == \
-        st1["oom_releases"] - st0["oom_releases"]
+    assert prom_value(lines, "vballoon_oom_release_seconds_count") == d["oom_releases"]
+    assert prom_value(lines, 'vballoon_oom_release_seconds_bucket{le="+Inf"}') == d["oom_releases"]
+    assert prom_value(lines, "vballoon_oom_release_seconds_sum") > 0
