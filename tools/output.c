@@ -144,21 +144,35 @@ static void type_list(FILE *f, unsigned int mask, bool json)
 	}
 }
 
+/* One "; "-separated cause per line, so that each fits a terminal. */
+static void reason_text(const char *r)
+{
+	const char *sep;
+
+	fputs("Balloon level unknown:\n", stderr);
+	while ((sep = strstr(r, "; "))) {
+		fprintf(stderr, "  %.*s\n", (int)(sep - r), r);
+		r = sep + 2;
+	}
+	fprintf(stderr, "  %s\n", r);
+}
+
+/* The banner goes to stderr, within 80 columns like the records. */
 static void start_text(struct vb_out *o, const struct vb_start *s)
 {
 	const struct vb_levels *l = s->levels;
 
-	fprintf(stderr, "vbtrace %s: tracing ", VB_VERSION);
+	fprintf(stderr, "vbtrace %s (%s, OOM kills: %s). Ctrl-C to end.\n",
+		VB_VERSION, s->mode, s->oom_hook ? s->oom_hook : "not traced");
+	fputs("Tracing ", stderr);
 	type_list(stderr, s->mask, false);
-	fprintf(stderr, " (%s, OOM kills: %s).\n", s->mode,
-		s->oom_hook ? s->oom_hook : "not traced");
+	fputs(".\n", stderr);
 	if (l->known)
-		fprintf(stderr, "Balloon %u pages (%.1f MiB), target %u pages (%.1f MiB), from %s. Ctrl-C to end.\n",
+		fprintf(stderr, "Balloon %u pages (%.1f MiB), target %u (%.1f MiB), from %s.\n",
 			l->balloon_pages, mib(l->balloon_pages),
 			l->target_pages, mib(l->target_pages), l->source);
 	else
-		fprintf(stderr, "Balloon level unknown (%s). Ctrl-C to end.\n",
-			l->reason);
+		reason_text(l->reason);
 	fprintf(o->f, "%-12s %-8s %8s %8s %8s  %s", "TIME", "EVENT", "PAGES",
 		"BALLOON", "TARGET", "DETAIL");
 	end_line(o, "\n");
