@@ -48,6 +48,7 @@ static struct vb_out out;
 static unsigned long long boot_to_wall;	/* wall ns = boot ns + this */
 static volatile sig_atomic_t exiting;
 static bool libbpf_hush;		/* during load attempts */
+static char first_warn[200];		/* libbpf's first warning while hushed */
 static bool usage_reported;		/* an error record is out already */
 
 const char *argp_program_version = "vbtrace " VB_VERSION;
@@ -198,19 +199,39 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
+/* Is -j in this short-option cluster ("-qj"), before any option value? */
+static bool cluster_has_j(const char *a)
+{
+	if (a[0] != '-' || a[1] == '-')
+		return false;
+	for (a++; *a && !strchr("deix", *a); a++)
+		if (*a == 'j')
+			return true;
+	return false;
+}
+
 /* -j must shape argp's own errors too, wherever it stands. */
 static void prescan_json(int argc, char **argv)
 {
 	int i;
 
 	for (i = 1; i < argc && strcmp(argv[i], "--"); i++)
-		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json"))
+		if (!strcmp(argv[i], "--json") || cluster_has_j(argv[i]))
 			env.json = true;
 }
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 			va_list args)
 {
+	va_list copy;
+
+	/* Kept for the fallback message: the real cause, not just errno. */
+	if (libbpf_hush && level == LIBBPF_WARN && !first_warn[0]) {
+		va_copy(copy, args);
+		vsnprintf(first_warn, sizeof(first_warn), fmt, copy);
+		va_end(copy);
+		first_warn[strcspn(first_warn, "\n")] = '\0';
+	}
 	if (!env.verbose && (level == LIBBPF_DEBUG || libbpf_hush))
 		return 0;
 	return vfprintf(stderr, fmt, args);
@@ -262,8 +283,8 @@ static const char *const hook_names[] = { "fentry", "kprobe", NULL };
 struct load_info {
 	const char *mode;		/* "tp_btf" or "raw_tp" */
 	enum oom_hook hook;
-	char mode_reason[160];
-	char oom_reason[240];
+	char mode_reason[320];
+	char oom_reason[480];
 };
 
 #define SET_BOTH(skel, name, btf) do {					\
@@ -315,14 +336,15 @@ static int load_hooks(struct vbtrace_bpf **skel, bool btf,
 
 	li->oom_reason[0] = '\0';
 	for (li->hook = HOOK_FENTRY; li->hook <= HOOK_NONE; li->hook++) {
+		first_warn[0] = '\0';
 		err = open_load(skel, btf, li->hook);
 		if (!err)
 			return 0;
 		if (li->hook != HOOK_NONE && n < sizeof(li->oom_reason))
 			n += snprintf(li->oom_reason + n,
-				      sizeof(li->oom_reason) - n, "%s%s: %s",
+				      sizeof(li->oom_reason) - n, "%s%s: %s (%s)",
 				      n ? "; " : "", hook_names[li->hook],
-				      strerror(-err));
+				      strerror(-err), first_warn);
 	}
 	return err;
 }
@@ -342,7 +364,7 @@ static int load(struct vbtrace_bpf **skel, struct load_info *li)
 			return 0;
 		}
 		snprintf(li->mode_reason, sizeof(li->mode_reason),
-			 "tp_btf failed: %s", strerror(-err));
+			 "tp_btf failed: %s (%s)", strerror(-err), first_warn);
 	} else {
 		snprintf(li->mode_reason, sizeof(li->mode_reason),
 			 "no module BTF (%s): %s", MODULE_BTF, strerror(errno));
