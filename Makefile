@@ -24,8 +24,12 @@ headers_of = $(1)/usr/src/linux-headers-$(call abi_of,$(1))
 PYTHON := /usr/bin/python3
 RUNNING_KDIR := /lib/modules/$(shell uname -r)/build
 
+<<<<<<< HEAD
 .PHONY: all module vbtrace guest guest-module deps unit e2e check demo bench clean \
 	check-debug check-flavours deb check-distro
+=======
+.PHONY: all module vbtrace guest guest-module deps unit fuzz install e2e check demo bench clean
+>>>>>>> wt-vbtrace
 
 all: module vbtrace
 
@@ -55,6 +59,12 @@ deps:
 
 unit:
 	$(MAKE) -C tests/unit run
+
+fuzz:
+	$(MAKE) -C tests/fuzz run
+
+install:
+	$(MAKE) -C tools install BUILD=$(BUILD)
 
 e2e: guest
 	VB_KSERIES=$(KSERIES) $(ROOT)/scripts/run-e2e.sh

@@ -230,7 +230,7 @@ def traced_block(g, p, r):
     event rate the scenarios produce."""
     untraced, traced, summaries, cost = list(r["cycles"]["vballoon"]), [], [], []
     for _ in range(p["trace_pairs"]):
-        start_tracer(g, "-j")
+        start_tracer(g, "-j --stats")
         traced.append(inflate_cycle(g, p["low"]))
         summaries.append(stop_tracer(g)[-1])
         untraced.append(inflate_cycle(g, p["low"]))

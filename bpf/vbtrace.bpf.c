@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vbtrace: count vballoon inflate/deflate/OOM-leak events and OOM kills,
- * keep the last balloon level, and stream each event to user space.
+ * vbtrace: count vballoon inflate/deflate/OOM-leak/report/hint events and
+ * OOM kills, keep the last balloon level, and stream each event to user
+ * space. Every program attaches without tracefs: tp_btf or raw_tp for the
+ * driver's tracepoints, fentry or a perf-link kprobe for OOM kills.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -14,9 +16,13 @@ char LICENSE[] SEC("license") = "GPL";
 /* Bit (1 << enum vb_type) set: stream that type; counting is unconditional. */
 const volatile unsigned int emit_mask = ~0u;
 
-/* Last level seen; seeded by user space from debugfs before attach. */
+/*
+ * Last level seen, seeded by user space from sysfs before attach. The
+ * VB_F_LEVELS/VB_F_DOOM* bits of level_flags say what is known.
+ */
 unsigned int last_balloon_pages;
 unsigned int last_target_pages;
+unsigned int level_flags;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -30,38 +36,54 @@ struct {
 	__type(value, struct vb_totals);
 } totals SEC(".maps");
 
-/*
- * Own view of the mark_victim record, so the object builds against any
- * vmlinux.h: CO-RE matches it by name and reports whether comm exists.
- */
-struct trace_event_raw_mark_victim___vb {
-	int pid;
-	__u32 __data_loc_comm;
-} __attribute__((preserve_access_index));
-
-static __always_inline void account(unsigned int type, unsigned int pages)
+static __always_inline struct vb_totals *my_totals(void)
 {
-	struct vb_totals *t;
 	__u32 zero = 0;
 
-	if (type >= VB_NR_TYPES)
+	return bpf_map_lookup_elem(&totals, &zero);
+}
+
+/*
+ * Per-CPU slot, but programs run with migration (not preemption)
+ * disabled: two tasks on one CPU may interleave, so add atomically.
+ */
+static __always_inline void account(unsigned int type, unsigned int pages)
+{
+	struct vb_totals *t = my_totals();
+
+	if (!t || type >= VB_NR_TYPES)
 		return;
-	t = bpf_map_lookup_elem(&totals, &zero);
-	if (!t)
-		return;
-	/*
-	 * Per-CPU slot, but programs run with migration (not preemption)
-	 * disabled: two tasks on one CPU may interleave, so add atomically.
-	 */
 	__sync_fetch_and_add(&t->count[type], 1);
 	__sync_fetch_and_add(&t->pages[type], pages);
+}
+
+static __always_inline unsigned int log2_slot(__u64 v)
+{
+	unsigned int slot = 0;
+	int i;
+
+	for (i = 0; i < VB_HIST_SLOTS - 1 && v > 1; i++) {
+		v >>= 1;
+		slot++;
+	}
+	return slot;
+}
+
+static __always_inline void account_ns(unsigned int hist, __u64 ns)
+{
+	struct vb_totals *t = my_totals();
+	unsigned int slot = log2_slot(ns);
+
+	if (!t || hist >= VB_NR_HISTS || slot >= VB_HIST_SLOTS)
+		return;
+	__sync_fetch_and_add(&t->hist[hist][slot], 1);
+	__sync_fetch_and_add(&t->hist_ns[hist], ns);
 }
 
 static __always_inline struct vb_event *reserve(unsigned int type)
 {
 	struct vb_totals *t;
 	struct vb_event *e;
-	__u32 zero = 0;
 
 	if (!(emit_mask & (1u << type)))
 		return NULL;
@@ -70,9 +92,12 @@ static __always_inline struct vb_event *reserve(unsigned int type)
 		__builtin_memset(e, 0, sizeof(*e));
 		e->type = type;
 		e->ts_ns = bpf_ktime_get_boot_ns();
+		e->balloon_pages = last_balloon_pages;
+		e->target_pages = last_target_pages;
+		e->flags = level_flags;
 		return e;
 	}
-	t = bpf_map_lookup_elem(&totals, &zero);
+	t = my_totals();
 	if (t)
 		__sync_fetch_and_add(&t->lost, 1);
 	return NULL;
@@ -93,7 +118,15 @@ static __always_inline void submit(struct vb_event *e)
 	bpf_ringbuf_submit(e, flags);
 }
 
-/* Every vballoon event: keep the level, count it, stream it if wanted. */
+static __always_inline void set_levels(unsigned int balloon,
+				       unsigned int target)
+{
+	last_balloon_pages = balloon;
+	last_target_pages = target;
+	level_flags |= VB_F_LEVELS;
+}
+
+/* Inflate, deflate and OOM leak: keep the level, count, stream. */
 static __always_inline void on_event(unsigned int type, unsigned int pages,
 				     unsigned int balloon, unsigned int target,
 				     unsigned int asked, __u64 ns,
@@ -101,15 +134,14 @@ static __always_inline void on_event(unsigned int type, unsigned int pages,
 {
 	struct vb_event *e;
 
-	last_balloon_pages = balloon;
-	last_target_pages = target;
+	set_levels(balloon, target);
 	account(type, pages);
+	if (type == VB_OOM_LEAK)
+		account_ns(VB_HIST_OOM_LEAK, ns);
 	e = reserve(type);
 	if (!e)
 		return;
 	e->pages = pages;
-	e->balloon_pages = balloon;
-	e->target_pages = target;
 	e->asked = asked;
 	e->ns = ns;
 	e->step = step;
@@ -129,75 +161,167 @@ static __always_inline void on_leak(unsigned int asked, unsigned int freed,
 	on_event(VB_OOM_LEAK, freed, balloon, target, asked, ns, step);
 }
 
+static __always_inline void on_report(unsigned int pages,
+				      unsigned int entries, __u64 ns, int err)
+{
+	struct vb_event *e;
+
+	account(VB_REPORT, pages);
+	account_ns(VB_HIST_REPORT, ns);
+	e = reserve(VB_REPORT);
+	if (!e)
+		return;
+	e->pages = pages;
+	e->entries = entries;
+	e->ns = ns;
+	e->err = err;
+	submit(e);
+}
+
+static __always_inline void on_hint(unsigned int pages, unsigned int blocks,
+				    unsigned int cmd_id, __u64 ns)
+{
+	struct vb_event *e;
+
+	account(VB_HINT, pages);
+	account_ns(VB_HIST_HINT, ns);
+	e = reserve(VB_HINT);
+	if (!e)
+		return;
+	e->pages = pages;
+	e->blocks = blocks;
+	e->cmd_id = cmd_id;
+	e->ns = ns;
+	submit(e);
+}
+
 /*
  * Each vballoon event has two programs: tp_btf (typed arguments, needs the
  * module's BTF) and raw_tp (the same arguments as a u64 array). User space
  * autoloads one of the two sets.
  */
-#define VB_MOVE_PROGS(event, type)					\
+#define VB_PROGS(event, args, call)					\
 SEC("tp_btf/vballoon_" #event)						\
-int BPF_PROG(btf_##event, unsigned int pages, unsigned int balloon,	\
-	     unsigned int target)					\
+int BPF_PROG(btf_##event, args)						\
 {									\
-	on_move(type, pages, balloon, target);				\
+	call;								\
 	return 0;							\
 }									\
 SEC("raw_tp/vballoon_" #event)						\
-int BPF_PROG(raw_##event, unsigned int pages, unsigned int balloon,	\
-	     unsigned int target)					\
+int BPF_PROG(raw_##event, args)						\
 {									\
-	on_move(type, pages, balloon, target);				\
+	call;								\
 	return 0;							\
 }
 
-VB_MOVE_PROGS(inflate, VB_INFLATE)
-VB_MOVE_PROGS(deflate, VB_DEFLATE)
+#define VB_COMMA ,
+#define MOVE_ARGS unsigned int pages VB_COMMA unsigned int balloon VB_COMMA \
+	unsigned int target
 
-#define VB_LEAK_PROG(kind, name)					\
-SEC(#kind "/vballoon_oom_leak")						\
-int BPF_PROG(name, unsigned int asked, unsigned int freed,		\
-	     unsigned int balloon, unsigned int target, __u64 ns,	\
-	     unsigned int step)						\
-{									\
-	on_leak(asked, freed, balloon, target, ns, step);		\
-	return 0;							\
+VB_PROGS(inflate, MOVE_ARGS, on_move(VB_INFLATE, pages, balloon, target))
+VB_PROGS(deflate, MOVE_ARGS, on_move(VB_DEFLATE, pages, balloon, target))
+VB_PROGS(oom_leak, unsigned int asked VB_COMMA unsigned int freed VB_COMMA
+	 unsigned int balloon VB_COMMA unsigned int target VB_COMMA __u64 ns
+	 VB_COMMA unsigned int step,
+	 on_leak(asked, freed, balloon, target, ns, step))
+VB_PROGS(report, unsigned int pages VB_COMMA unsigned int entries VB_COMMA
+	 __u64 ns VB_COMMA int err, on_report(pages, entries, ns, err))
+VB_PROGS(hint, unsigned int pages VB_COMMA unsigned int blocks VB_COMMA
+	 unsigned int cmd_id VB_COMMA __u64 ns,
+	 on_hint(pages, blocks, cmd_id, ns))
+
+/*
+ * mm RSS counters: an atomic_long_t array up to 6.1, an array of
+ * percpu_counter since 6.2 (its count is the batched, approximate sum).
+ */
+struct mm_rss_stat___old {
+	atomic_long_t count[4];
+} __attribute__((preserve_access_index));
+
+struct mm_struct___old {
+	struct mm_rss_stat___old rss_stat;
+} __attribute__((preserve_access_index));
+
+struct percpu_counter___new {
+	s64 count;
+} __attribute__((preserve_access_index));
+
+struct mm_struct___new {
+	struct percpu_counter___new rss_stat[4];
+} __attribute__((preserve_access_index));
+
+/* MM_FILEPAGES 0, MM_ANONPAGES 1, MM_SHMEMPAGES 3 on every kernel here. */
+#define MM_COUNTER(mm, i)						\
+	(bpf_core_type_exists(struct mm_rss_stat___old) ?		\
+	 BPF_CORE_READ((struct mm_struct___old *)(mm),			\
+		       rss_stat.count[i].counter) :			\
+	 BPF_CORE_READ((struct mm_struct___new *)(mm), rss_stat[i].count))
+
+static __always_inline __u64 clamp0(long v)
+{
+	return v > 0 ? v : 0;
 }
 
-VB_LEAK_PROG(tp_btf, btf_oom_leak)
-VB_LEAK_PROG(raw_tp, raw_oom_leak)
-
-static __always_inline void victim_comm(struct trace_event_raw_mark_victim___vb *ctx,
-					struct vb_event *e)
+static __always_inline void victim(struct task_struct *task,
+				   struct vb_event *e)
 {
-	__u32 loc;
+	struct mm_struct *mm = BPF_CORE_READ(task, mm);
 
-	if (bpf_core_field_exists(ctx->__data_loc_comm)) {
-		/* __data_loc: low 16 bits offset from the record, high length. */
-		loc = BPF_CORE_READ(ctx, __data_loc_comm);
-		bpf_probe_read_kernel_str(e->comm, sizeof(e->comm),
-					  (void *)ctx + (loc & 0xffff));
-	}
+	e->pid = BPF_CORE_READ(task, tgid);
+	e->uid = BPF_CORE_READ(task, cred, uid.val);
+	e->oom_score_adj = BPF_CORE_READ(task, signal, oom_score_adj);
+	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), task->comm);
+	if (!mm)
+		return;
+	e->anon_pages = clamp0(MM_COUNTER(mm, 1));
+	e->rss_pages = clamp0(MM_COUNTER(mm, 0)) + e->anon_pages +
+		       clamp0(MM_COUNTER(mm, 3));
 }
 
-SEC("tp/oom/mark_victim")
-int oom_kill(struct trace_event_raw_mark_victim___vb *ctx)
+/* A global OOM kill while the balloon held pages it could have given. */
+static __always_inline bool rescue_miss(unsigned int constraint,
+					unsigned int flags,
+					unsigned int balloon)
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	unsigned int need = VB_F_LEVELS | VB_F_DOOM_KNOWN | VB_F_DOOM;
+
+	return constraint == VB_CONSTRAINT_NONE && (flags & need) == need &&
+	       balloon > 0;
+}
+
+static __always_inline void on_oom_kill(struct oom_control *oc)
+{
+	unsigned int constraint = BPF_CORE_READ(oc, constraint);
+	unsigned int flags = level_flags, balloon = last_balloon_pages;
+	struct vb_totals *t = my_totals();
+	bool miss = rescue_miss(constraint, flags, balloon);
 	struct vb_event *e;
-	int pid;
 
 	account(VB_OOM_KILL, 0);
+	if (t && constraint < VB_NR_CONSTRAINTS)
+		__sync_fetch_and_add(&t->kills[constraint][miss], 1);
 	e = reserve(VB_OOM_KILL);
 	if (!e)
-		return 0;
-	pid = BPF_CORE_READ(ctx, pid);
-	e->pid = pid;
-	e->balloon_pages = last_balloon_pages;
-	e->target_pages = last_target_pages;
-	if (pid == (int)(id >> 32) || pid == (int)(__u32)id)
-		bpf_get_current_comm(e->comm, sizeof(e->comm));
-	else
-		victim_comm(ctx, e);
+		return;
+	e->constraint = constraint;
+	e->total_pages = BPF_CORE_READ(oc, totalpages);
+	if (miss)
+		e->flags |= VB_F_MISS;
+	victim(BPF_CORE_READ(oc, chosen), e);
 	submit(e);
+}
+
+/* Where the OOM killer acts on its choice, for global and memcg OOMs. */
+SEC("fentry/oom_kill_process")
+int BPF_PROG(fentry_oom_kill, struct oom_control *oc, const char *message)
+{
+	on_oom_kill(oc);
+	return 0;
+}
+
+SEC("kprobe/oom_kill_process")
+int BPF_KPROBE(kprobe_oom_kill, struct oom_control *oc)
+{
+	on_oom_kill(oc);
 	return 0;
 }

@@ -124,8 +124,7 @@ class Tracer:
             self.counts[f[1]] += 1
             self.pages[f[1]] += int(f[2])
             if f[1] == "oom_kill":
-                kv = dict(x.split("=", 1) for x in f if "=" in x)
-                self.kills.append((kv.get("pid"), kv.get("comm")))
+                self.kills.append((f[-2], f[-1]))  # DETAIL ends "PID COMM"
 
     def mark(self):
         return dict(self.counts), dict(self.pages), len(self.kills)

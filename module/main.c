@@ -244,6 +244,7 @@ static int vb_probe(struct virtio_device *vdev)
 	if (err)
 		goto free_vb;
 	vb_debugfs_init(vb);
+	vb_sysfs_init(vb);
 	vb_instance = vb;
 	mutex_unlock(&vb_instance_lock);
 	return 0;
@@ -260,6 +261,7 @@ static void vb_remove(struct virtio_device *vdev)
 	struct vballoon *vb = vdev->priv;
 
 	mutex_lock(&vb_instance_lock);
+	vb_sysfs_exit(vb);
 	vb_debugfs_exit(vb);
 	vb_stop(vb);
 	vb_instance = NULL;

@@ -148,4 +148,8 @@ void vb_migrate_init(struct vballoon *vb);
 void vb_debugfs_init(struct vballoon *vb);
 void vb_debugfs_exit(struct vballoon *vb);
 
+/* sysfs.c */
+void vb_sysfs_init(struct vballoon *vb);
+void vb_sysfs_exit(struct vballoon *vb);
+
 #endif /* _VBALLOON_H */

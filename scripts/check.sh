@@ -30,6 +30,24 @@ up=${up:-0} uf=${uf:-1}
 passed=$((passed + up)); failed=$((failed + uf))
 summary+=("unit: $up passed, $uf failed")
 
+# The same unit tests under ASan and UBSan.
+asan_out=$(make --no-print-directory -s -C tests/unit asan 2>&1); asan_rc=$?
+echo "$asan_out" | tail -n 20
+read -r ap af < <(echo "$asan_out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' | tail -n1)
+ap=${ap:-0} af=${af:-1}
+[ $asan_rc -eq 0 ] || [ "$af" -gt 0 ] || af=1
+passed=$((passed + ap)); failed=$((failed + af))
+summary+=("unit asan+ubsan: $ap passed, $af failed")
+
+# libFuzzer, briefly: one result per target ("<target>: ok N runs").
+fuzz_out=$(make --no-print-directory -s -C tests/fuzz run 2>&1)
+echo "$fuzz_out"
+fp=$(echo "$fuzz_out" | grep -c '^fuzz_[a-z]*: ok ')
+ff=$(echo "$fuzz_out" | grep -c '^fuzz_[a-z]*: FAILED')
+[ "$fp" -gt 0 ] || ff=$((ff + 1))
+passed=$((passed + fp)); failed=$((failed + ff))
+summary+=("fuzz: $fp passed, $ff failed")
+
 VB_KSERIES=$series scripts/run-e2e.sh "$build/e2e-$series.xml"
 count "e2e $series" "$build/e2e-$series.xml"
 

@@ -13,6 +13,7 @@ pkgs=(
 	gnuplot-nox fonts-liberation					# make bench
 	dpkg-dev debhelper dh-dkms fakeroot lintian mandoc systemd	# make deb
 	debootstrap debian-archive-keyring e2fsprogs			# check-distro
+	prometheus prometheus-node-exporter libclang-rt-14-dev		# --prom, fuzzing
 )
 # `deps.sh debug`: also what check-debug and check-flavours need (building
 # a kernel; lz4 for the cloud-amd64 image).

@@ -3,7 +3,9 @@
 #include <string.h>
 #include "json.h"
 
+/* Where escaped bytes go: a bounded buffer, or a stream when f is set. */
 struct out {
+	FILE *f;
 	char *dst;
 	size_t cap;
 	size_t len;
@@ -13,6 +15,11 @@ static void put(struct out *o, const char *s, size_t n)
 {
 	size_t i;
 
+	if (o->f) {
+		fwrite(s, 1, n, o->f);
+		o->len += n;
+		return;
+	}
 	for (i = 0; i < n; i++, o->len++)
 		if (o->len + 1 < o->cap)
 			o->dst[o->len] = s[i];
@@ -66,43 +73,39 @@ static void put_byte(struct out *o, unsigned char c)
 	}
 }
 
-size_t json_escape(char *dst, size_t cap, const char *src, size_t n)
+static void escape(struct out *o, const char *src, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)src;
-	struct out o = { dst, cap, 0 };
 	size_t i = 0, l;
 
 	while (i < n) {
 		l = utf8_len(s + i, n - i);
 		if (l == 1)
-			put_byte(&o, s[i]);
+			put_byte(o, s[i]);
 		else if (l)
-			put(&o, src + i, l);
+			put(o, src + i, l);
 		else
-			put(&o, "\\ufffd", 6);	/* one per invalid byte */
+			put(o, "\\ufffd", 6);	/* one per invalid byte */
 		i += l ? l : 1;
 	}
+}
+
+size_t json_escape(char *dst, size_t cap, const char *src, size_t n)
+{
+	struct out o = { NULL, dst, cap, 0 };
+
+	escape(&o, src, n);
 	if (cap)
 		dst[o.len < cap ? o.len : cap - 1] = '\0';
 	return o.len;
 }
 
+/* Streamed whole: no chunks, so no chunk edge can split a character. */
 void json_put_str(FILE *f, const char *src, size_t n)
 {
-	char buf[32 * 6 + 1];	/* 6 output bytes per input byte at worst */
-	size_t chunk;
+	struct out o = { f, NULL, 0, 0 };
 
 	fputc('"', f);
-	while (n) {
-		chunk = n < 32 ? n : 32;
-		/* Cut before a lead byte so UTF-8 sequences stay whole. */
-		while (chunk < n && chunk > 1 &&
-		       ((unsigned char)src[chunk] & 0xc0) == 0x80)
-			chunk--;
-		json_escape(buf, sizeof(buf), src, chunk);
-		fputs(buf, f);
-		src += chunk;
-		n -= chunk;
-	}
+	escape(&o, src, n);
 	fputc('"', f);
 }

@@ -10,7 +10,21 @@ static const char *const type_names[VB_NR_TYPES] = {
 	[VB_DEFLATE] = "deflate",
 	[VB_OOM_LEAK] = "oom_leak",
 	[VB_OOM_KILL] = "oom_kill",
+	[VB_REPORT] = "report",
+	[VB_HINT] = "hint",
 };
+
+static const char *const constraint_names[VB_NR_CONSTRAINTS] = {
+	[VB_CONSTRAINT_NONE] = "none",
+	[VB_CONSTRAINT_CPUSET] = "cpuset",
+	[VB_CONSTRAINT_MEMPOLICY] = "mempolicy",
+	[VB_CONSTRAINT_MEMCG] = "memcg",
+};
+
+const char *vb_constraint_name(unsigned int c)
+{
+	return c < VB_NR_CONSTRAINTS ? constraint_names[c] : "unknown";
+}
 
 const char *vb_type_name(unsigned int type)
 {

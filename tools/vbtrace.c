@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vbtrace: trace vballoon inflate/deflate/OOM-leak events and OOM kills,
- * print them as text or NDJSON, and check --expect totals at exit.
+ * vbtrace: trace vballoon balloon events and OOM kills, print them as text
+ * or NDJSON, keep a Prometheus textfile, and check --expect totals at exit.
  */
 #include <argp.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -22,15 +23,19 @@
 #include "levels.h"
 #include "opts.h"
 #include "output.h"
+#include "prom.h"
 
 #define VB_MAX_EXPECT 32
 #define POLL_MS 100
+#define MODULE_BTF "/sys/kernel/btf/vballoon"
 
 enum { EXIT_OK, EXIT_EXPECT, EXIT_USAGE, EXIT_ENV };
+enum { OPT_STATS = 1000, OPT_PROM };
 
 static struct env {
-	bool json, quiet, verbose;
+	bool json, quiet, verbose, stats, hist;
 	double duration, interval;
+	const char *prom;
 	unsigned int mask;
 	struct vb_expect expect[VB_MAX_EXPECT];
 	int nexpect;
@@ -42,22 +47,37 @@ static struct env {
 static struct vb_out out;
 static unsigned long long boot_to_wall;	/* wall ns = boot ns + this */
 static volatile sig_atomic_t exiting;
-static bool libbpf_hush;		/* during the tp_btf attempt */
+static bool libbpf_hush;		/* during load attempts */
+static char first_warn[200];		/* libbpf's first warning while hushed */
+static bool usage_reported;		/* an error record is out already */
 
 const char *argp_program_version = "vbtrace " VB_VERSION;
 static const char doc[] =
 "Trace vballoon balloon events and OOM kills.\v"
-"EXPR is NAME OP N: NAME is inflate, deflate, oom_leak, oom_kill (counts),\n"
-"<type>_pages (page totals) or lost; OP is one of >= <= == != > <.\n"
-"Exit: 0 ok, 1 an expectation failed, 2 usage, 3 environment.";
+"EXPR is NAME OP N: NAME is an event count (inflate, deflate, oom_leak,\n"
+"oom_kill, report, hint), <event>_pages (page total) or lost; OP is one of\n"
+">= <= == != > <.\n"
+"\n"
+"EXAMPLES:\n"
+"    vbtrace                  # live text lines until Ctrl-C\n"
+"    vbtrace -j -i 5          # NDJSON records, totals every 5 s\n"
+"    vbtrace -q -d 60 -x 'oom_kill == 0'   # check a 60 s run\n"
+"    vbtrace -e oom_kill,oom_leak -H       # OOM only, with histograms\n"
+"    vbtrace -q --prom /var/lib/prometheus/node-exporter/vballoon.prom\n"
+"\n"
+"Exit: 0 ok (also when stdout's reader goes away), 1 an expectation\n"
+"failed, 2 usage, 3 environment or write error.";
 
 static const struct argp_option opts[] = {
 	{ "json", 'j', NULL, 0, "NDJSON output, one record per line", 0 },
 	{ "duration", 'd', "SEC", 0, "Stop after SEC seconds", 0 },
-	{ "interval", 'i', "SEC", 0, "Print per-interval totals every SEC seconds", 0 },
-	{ "events", 'e', "LIST", 0, "Events to print: inflate,deflate,oom_leak,oom_kill (default all)", 0 },
+	{ "interval", 'i', "SEC", 0, "Per-interval totals every SEC (>= 0.1) seconds", 0 },
+	{ "events", 'e', "LIST", 0, "Events to print (default all): inflate,deflate,oom_leak,oom_kill,report,hint", 0 },
 	{ "expect", 'x', "EXPR", 0, "Check EXPR on the totals at exit (repeatable)", 0 },
 	{ "quiet", 'q', NULL, 0, "No per-event lines; intervals and summary only", 0 },
+	{ "hist", 'H', NULL, 0, "Log2 histograms of OOM release, report and hint times at exit", 0 },
+	{ "prom", OPT_PROM, "FILE", 0, "Keep a Prometheus textfile, rewritten every interval (default 15 s)", 0 },
+	{ "stats", OPT_STATS, NULL, 0, "Measure BPF run time (turns on kernel-wide BPF stats while running)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf debug output", 0 },
 	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show this help", 0 },
 	{},
@@ -81,8 +101,8 @@ static int fail(int code, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "vbtrace: %s\n", msg);
-	if (env.json)
-		out_error_json(stdout, msg);
+	if (env.json && !out.err)
+		out_error(&out, msg, now_ns(CLOCK_REALTIME));
 	return code;
 }
 
@@ -93,10 +113,20 @@ static void usage_error(struct argp_state *state, const char *what,
 
 	snprintf(msg, sizeof(msg), "invalid %s: '%s'", what, arg);
 	if (env.json)
-		out_error_json(stdout, msg);
+		out_error(&out, msg, now_ns(CLOCK_REALTIME));
+	usage_reported = true;
 	fprintf(stderr, "vbtrace: %s\n", msg);
 	argp_state_help(state, stderr, ARGP_HELP_USAGE | ARGP_HELP_SEE |
 			ARGP_HELP_EXIT_ERR);
+}
+
+/* argp exits by itself on its own errors: still give -j users a record. */
+static void on_usage_exit(int status, void *arg)
+{
+	(void)arg;
+	if (status == EXIT_USAGE && env.json && !usage_reported)
+		out_error(&out, "invalid command line (see stderr)",
+			  now_ns(CLOCK_REALTIME));
 }
 
 static void validate(struct argp_state *state)
@@ -105,15 +135,18 @@ static void validate(struct argp_state *state)
 
 	if (env.duration_arg && parse_seconds(env.duration_arg, &env.duration))
 		usage_error(state, "duration (want seconds > 0)", env.duration_arg);
-	if (env.interval_arg && parse_seconds(env.interval_arg, &env.interval))
-		usage_error(state, "interval (want seconds > 0)", env.interval_arg);
+	if (env.interval_arg && (parse_seconds(env.interval_arg, &env.interval) ||
+				 env.interval < VB_MIN_INTERVAL))
+		usage_error(state, "interval (want seconds >= 0.1)", env.interval_arg);
 	if (env.events_arg && parse_events(env.events_arg, &env.mask))
-		usage_error(state, "event list (want inflate,deflate,oom_leak,oom_kill)",
+		usage_error(state, "event list (want names from inflate,deflate,oom_leak,oom_kill,report,hint)",
 			    env.events_arg);
 	for (i = 0; i < env.nexpect; i++)
 		if (expect_parse(env.expect_arg[i], &env.expect[i]))
 			usage_error(state, "expectation (want NAME OP N)",
 				    env.expect_arg[i]);
+	if (env.prom && !*env.prom)
+		usage_error(state, "--prom file", env.prom);
 }
 
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
@@ -127,6 +160,15 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'v':
 		env.verbose = true;
+		break;
+	case 'H':
+		env.hist = true;
+		break;
+	case OPT_STATS:
+		env.stats = true;
+		break;
+	case OPT_PROM:
+		env.prom = arg;
 		break;
 	case 'd':
 		env.duration_arg = arg;
@@ -157,9 +199,39 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
+/* Is -j in this short-option cluster ("-qj"), before any option value? */
+static bool cluster_has_j(const char *a)
+{
+	if (a[0] != '-' || a[1] == '-')
+		return false;
+	for (a++; *a && !strchr("deix", *a); a++)
+		if (*a == 'j')
+			return true;
+	return false;
+}
+
+/* -j must shape argp's own errors too, wherever it stands. */
+static void prescan_json(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--json") || cluster_has_j(argv[i]))
+			env.json = true;
+}
+
 static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 			va_list args)
 {
+	va_list copy;
+
+	/* Kept for the fallback message: the real cause, not just errno. */
+	if (libbpf_hush && level == LIBBPF_WARN && !first_warn[0]) {
+		va_copy(copy, args);
+		vsnprintf(first_warn, sizeof(first_warn), fmt, copy);
+		va_end(copy);
+		first_warn[strcspn(first_warn, "\n")] = '\0';
+	}
 	if (!env.verbose && (level == LIBBPF_DEBUG || libbpf_hush))
 		return 0;
 	return vfprintf(stderr, fmt, args);
@@ -192,6 +264,9 @@ static bool has_bpf_caps(void)
 
 static int check_env(void)
 {
+	/* A closed stdout would be reused by the next open(). */
+	if (fcntl(STDOUT_FILENO, F_GETFD) < 0)
+		return fail(EXIT_ENV, "stdout is closed");
 	if (!has_bpf_caps())
 		return fail(EXIT_ENV, "permission denied: run as root (or with CAP_BPF and CAP_PERFMON)");
 	if (access("/sys/kernel/btf/vmlinux", R_OK))
@@ -201,18 +276,38 @@ static int check_env(void)
 	return 0;
 }
 
+/* How the OOM kill program attaches, best first. */
+enum oom_hook { HOOK_FENTRY, HOOK_KPROBE, HOOK_NONE };
+static const char *const hook_names[] = { "fentry", "kprobe", NULL };
+
+struct load_info {
+	const char *mode;		/* "tp_btf" or "raw_tp" */
+	enum oom_hook hook;
+	char mode_reason[320];
+	char oom_reason[480];
+};
+
+#define SET_BOTH(skel, name, btf) do {					\
+	bpf_program__set_autoload((skel)->progs.btf_##name, (btf));	\
+	bpf_program__set_autoload((skel)->progs.raw_##name, !(btf));	\
+} while (0)
+
 /* tp_btf needs the module's BTF; raw_tp works without it. */
-static void pick_programs(struct vbtrace_bpf *skel, bool btf)
+static void pick_programs(struct vbtrace_bpf *skel, bool btf,
+			  enum oom_hook hook)
 {
-	bpf_program__set_autoload(skel->progs.btf_inflate, btf);
-	bpf_program__set_autoload(skel->progs.btf_deflate, btf);
-	bpf_program__set_autoload(skel->progs.btf_oom_leak, btf);
-	bpf_program__set_autoload(skel->progs.raw_inflate, !btf);
-	bpf_program__set_autoload(skel->progs.raw_deflate, !btf);
-	bpf_program__set_autoload(skel->progs.raw_oom_leak, !btf);
+	SET_BOTH(skel, inflate, btf);
+	SET_BOTH(skel, deflate, btf);
+	SET_BOTH(skel, oom_leak, btf);
+	SET_BOTH(skel, report, btf);
+	SET_BOTH(skel, hint, btf);
+	bpf_program__set_autoload(skel->progs.fentry_oom_kill,
+				  hook == HOOK_FENTRY);
+	bpf_program__set_autoload(skel->progs.kprobe_oom_kill,
+				  hook == HOOK_KPROBE);
 }
 
-static int open_load(struct vbtrace_bpf **skelp, bool btf)
+static int open_load(struct vbtrace_bpf **skelp, bool btf, enum oom_hook hook)
 {
 	struct vbtrace_bpf *skel;
 	int err;
@@ -222,7 +317,7 @@ static int open_load(struct vbtrace_bpf **skelp, bool btf)
 		return -errno;
 	/* Quiet runs need only the counters: no records, no wakeups. */
 	skel->rodata->emit_mask = env.quiet ? 0 : env.mask;
-	pick_programs(skel, btf);
+	pick_programs(skel, btf, hook);
 	err = vbtrace_bpf__load(skel);
 	if (err) {
 		vbtrace_bpf__destroy(skel);
@@ -232,41 +327,142 @@ static int open_load(struct vbtrace_bpf **skelp, bool btf)
 	return 0;
 }
 
-/* Prefer tp_btf when the module has BTF, else (or if that fails) raw_tp. */
-static int load(struct vbtrace_bpf **skel, const char **mode)
+/* Best OOM hook that loads with this balloon mode; says why in oom_reason. */
+static int load_hooks(struct vbtrace_bpf **skel, bool btf,
+		      struct load_info *li)
 {
-	int err = -ENOENT;
+	size_t n = 0;
+	int err = 0;
 
-	if (!access("/sys/kernel/btf/vballoon", F_OK)) {
-		/* The raw_tp retry reports its own errors, if any. */
-		libbpf_hush = true;
-		err = open_load(skel, true);
-		libbpf_hush = false;
-		*mode = "tp_btf";
+	li->oom_reason[0] = '\0';
+	for (li->hook = HOOK_FENTRY; li->hook <= HOOK_NONE; li->hook++) {
+		first_warn[0] = '\0';
+		err = open_load(skel, btf, li->hook);
 		if (!err)
 			return 0;
-		fprintf(stderr, "vbtrace: warning: tp_btf failed (%s), using raw_tp\n",
-			strerror(-err));
+		if (li->hook != HOOK_NONE && n < sizeof(li->oom_reason))
+			n += snprintf(li->oom_reason + n,
+				      sizeof(li->oom_reason) - n, "%s%s: %s (%s)",
+				      n ? "; " : "", hook_names[li->hook],
+				      strerror(-err), first_warn);
 	}
-	*mode = "raw_tp";
-	err = open_load(skel, false);
+	return err;
+}
+
+/* tp_btf when the module has BTF, else (or if that fails) raw_tp. */
+static int load(struct vbtrace_bpf **skel, struct load_info *li)
+{
+	bool btf = !access(MODULE_BTF, R_OK);
+	int err;
+
+	libbpf_hush = true;
+	if (btf) {
+		err = load_hooks(skel, true, li);
+		if (!err) {
+			li->mode = "tp_btf";
+			libbpf_hush = false;
+			return 0;
+		}
+		snprintf(li->mode_reason, sizeof(li->mode_reason),
+			 "tp_btf failed: %s (%s)", strerror(-err), first_warn);
+	} else {
+		snprintf(li->mode_reason, sizeof(li->mode_reason),
+			 "no module BTF (%s): %s", MODULE_BTF, strerror(errno));
+	}
+	li->mode = "raw_tp";
+	err = load_hooks(skel, false, li);
+	libbpf_hush = false;
 	if (err)
 		return fail(EXIT_ENV, "cannot load the BPF programs (%s): rerun with -v for libbpf's log",
 			    strerror(-err));
+	fprintf(stderr, "vbtrace: warning: using raw_tp: %s\n", li->mode_reason);
 	return 0;
 }
 
+#define VB_MAX_LINKS 16
+
+struct links {
+	struct bpf_link *l[VB_MAX_LINKS];
+	int n;
+};
+
+static void detach(struct links *ls)
+{
+	while (ls->n)
+		bpf_link__destroy(ls->l[--ls->n]);
+}
+
+static bool is_oom_prog(struct vbtrace_bpf *skel, struct bpf_program *p)
+{
+	return p == skel->progs.fentry_oom_kill ||
+	       p == skel->progs.kprobe_oom_kill;
+}
+
+/*
+ * Attach each loaded program (never through tracefs). The OOM hook is
+ * optional: without it, balloon tracing goes on.
+ */
+static int attach(struct vbtrace_bpf *skel, struct links *ls,
+		  struct load_info *li)
+{
+	struct bpf_program *p;
+	struct bpf_link *l;
+	int err;
+
+	bpf_object__for_each_program(p, skel->obj) {
+		if (!bpf_program__autoload(p) || ls->n == VB_MAX_LINKS)
+			continue;
+		l = bpf_program__attach(p);
+		if (l) {
+			ls->l[ls->n++] = l;
+			continue;
+		}
+		err = -errno;
+		if (!is_oom_prog(skel, p))
+			return fail(EXIT_ENV, "cannot attach %s (%s): rerun with -v for libbpf's log",
+				    bpf_program__name(p), strerror(-err));
+		snprintf(li->oom_reason, sizeof(li->oom_reason),
+			 "attaching %s: %s", hook_names[li->hook], strerror(-err));
+		li->hook = HOOK_NONE;
+	}
+	if (li->hook == HOOK_NONE)
+		fprintf(stderr, "vbtrace: warning: OOM kills not traced (%s)\n",
+			li->oom_reason);
+	else if (li->hook != HOOK_FENTRY)
+		fprintf(stderr, "vbtrace: warning: OOM kills by %s (%s)\n",
+			hook_names[li->hook], li->oom_reason);
+	return 0;
+}
+
+static unsigned int level_flags(const struct vb_levels *l)
+{
+	unsigned int f = 0;
+
+	if (l->known)
+		f |= VB_F_LEVELS;
+	if (l->deflate_on_oom >= 0)
+		f |= VB_F_DOOM_KNOWN;
+	if (l->deflate_on_oom > 0)
+		f |= VB_F_DOOM;
+	return f;
+}
+
+/* sysfs, else debugfs, else the last level an event carried. */
 static void current_levels(struct vbtrace_bpf *skel, struct vb_levels *l)
 {
-	if (!levels_read(VB_STATS_PATH, l))
+	if (!levels_get(VB_SYSFS_GLOB, VB_STATS_PATH, l))
 		return;
+	if (!(skel->bss->level_flags & VB_F_LEVELS))
+		return;
+	l->known = true;
+	l->source = "last event";
 	l->balloon_pages = skel->bss->last_balloon_pages;
 	l->target_pages = skel->bss->last_target_pages;
 }
 
 static int read_totals(struct vbtrace_bpf *skel, struct vb_totals *sum)
 {
-	int ncpu = libbpf_num_possible_cpus(), i, j, err;
+	int ncpu = libbpf_num_possible_cpus(), i, err;
 	struct vb_totals *v;
 	__u32 key = 0;
 
@@ -278,47 +474,22 @@ static int read_totals(struct vbtrace_bpf *skel, struct vb_totals *sum)
 	err = bpf_map__lookup_elem(skel->maps.totals, &key, sizeof(key), v,
 				   ncpu * sizeof(*v), 0);
 	memset(sum, 0, sizeof(*sum));
-	for (i = 0; !err && i < ncpu; i++) {
-		for (j = 0; j < VB_NR_TYPES; j++) {
-			sum->count[j] += v[i].count[j];
-			sum->pages[j] += v[i].pages[j];
-		}
-		sum->lost += v[i].lost;
-	}
+	for (i = 0; !err && i < ncpu; i++)
+		totals_add(sum, &v[i]);
 	free(v);
 	return err;
 }
 
-/* The victim may not be current; /proc still has it until it is reaped. */
-static void comm_from_proc(struct vb_event *e)
-{
-	char path[64];
-	size_t n;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/comm", e->pid);
-	f = fopen(path, "re");
-	if (!f)
-		return;
-	n = fread(e->comm, 1, VB_COMM_LEN - 1, f);
-	fclose(f);
-	e->comm[n] = '\0';
-	e->comm[strcspn(e->comm, "\n")] = '\0';
-}
-
 static int handle_event(void *ctx, void *data, size_t size)
 {
-	struct vb_event e;
+	const struct vb_event *e = data;
 
 	(void)ctx;
-	if (env.quiet || size < sizeof(e))
+	if (env.quiet || size < sizeof(*e))
 		return 0;
-	/* Ring buffer memory is read-only to us: copy before filling in. */
-	memcpy(&e, data, sizeof(e));
-	if (e.type == VB_OOM_KILL && !e.comm[0] && e.pid > 0)
-		comm_from_proc(&e);
-	out_event(&out, &e, e.ts_ns + boot_to_wall);
-	return 0;
+	out_event(&out, e, e->ts_ns + boot_to_wall);
+	/* A write error stops ring_buffer__poll(); the loop reports it. */
+	return out.err ? -out.err : 0;
 }
 
 /* Offset from CLOCK_BOOTTIME (bpf_ktime_get_boot_ns) to wall time. */
@@ -335,13 +506,39 @@ static void calibrate_clock(void)
 struct run_state {
 	struct vbtrace_bpf *skel;
 	struct ring_buffer *rb;
-	unsigned long long start, next_interval, last_interval;
+	unsigned long long start, next_tick, last_tick;
+	double tick_s;		/* interval records and/or --prom rewrites */
 	struct vb_totals prev;
-	int stats_fd;		/* keeps BPF run-time stats on; -1 if refused */
+	int stats_fd;		/* keeps BPF run-time stats on; -1 if off */
 	double start_cpu_s;
 };
 
-static int print_interval(struct run_state *s, unsigned long long now)
+/* EPIPE: the reader is gone, a clean stop. Else exit 3. */
+static int write_status(void)
+{
+	if (!out.err)
+		return 0;
+	if (out.err == EPIPE)
+		return -EPIPE;
+	fprintf(stderr, "vbtrace: write error on stdout: %s\n",
+		strerror(out.err));
+	return EXIT_ENV;
+}
+
+static int write_prom(const struct vb_totals *t, const struct vb_levels *l)
+{
+	int err;
+
+	if (!env.prom)
+		return 0;
+	err = prom_update(env.prom, t, l);
+	if (err)
+		return fail(EXIT_ENV, "cannot write %s: %s", env.prom,
+			    strerror(-err));
+	return 0;
+}
+
+static int tick(struct run_state *s, unsigned long long now)
 {
 	struct vb_totals cur, delta;
 	struct vb_period p;
@@ -352,30 +549,34 @@ static int print_interval(struct run_state *s, unsigned long long now)
 	err = read_totals(s->skel, &cur);
 	if (err)
 		return fail(EXIT_ENV, "cannot read the totals map: %s", strerror(-err));
-	totals_sub(&cur, &s->prev, &delta);
 	current_levels(s->skel, &l);
-	p = (struct vb_period){
-		.wall_ns = now_ns(CLOCK_REALTIME),
-		.seconds = (now - s->last_interval) / 1e9,
-		.totals = &delta,
-		.balloon_pages = l.balloon_pages,
-		.target_pages = l.target_pages,
-	};
-	out_interval(&out, &p);
+	if (env.interval) {
+		totals_sub(&cur, &s->prev, &delta);
+		p = (struct vb_period){
+			.wall_ns = now_ns(CLOCK_REALTIME),
+			.seconds = (now - s->last_tick) / 1e9,
+			.totals = &delta,
+			.levels = &l,
+		};
+		out_interval(&out, &p);
+	}
 	s->prev = cur;
-	s->last_interval = now;
-	s->next_interval += env.interval * 1e9;
-	return 0;
+	s->last_tick = now;
+	/* After a stall, skip the missed ticks instead of bursting. */
+	s->next_tick += s->tick_s * 1e9;
+	if (s->next_tick <= now)
+		s->next_tick = now + s->tick_s * 1e9;
+	return write_prom(&cur, &l);
 }
 
-/* Milliseconds until the next interval or the end, capped at POLL_MS. */
+/* Milliseconds until the next tick or the end, capped at POLL_MS. */
 static int poll_timeout(const struct run_state *s, unsigned long long now)
 {
 	unsigned long long next = now + POLL_MS * 1000000ULL;
 	unsigned long long end = s->start + env.duration * 1e9;
 
-	if (env.interval && s->next_interval < next)
-		next = s->next_interval;
+	if (s->tick_s && s->next_tick < next)
+		next = s->next_tick;
 	if (env.duration && end < next)
 		next = end;
 	return next > now ? (next - now + 999999) / 1000000 : 0;
@@ -389,14 +590,17 @@ static int poll_loop(struct run_state *s)
 	while (!exiting) {
 		now = now_ns(CLOCK_MONOTONIC);
 		err = ring_buffer__poll(s->rb, poll_timeout(s, now));
+		if (!out.err && err >= 0)
+			/* Records submitted without a wakeup (vbtrace.bpf.c). */
+			err = ring_buffer__consume(s->rb);
+		if (out.err)
+			return write_status();
 		if (err < 0 && err != -EINTR)
 			return fail(EXIT_ENV, "polling the ring buffer: %s", strerror(-err));
-		/* Records submitted without a wakeup (see vbtrace.bpf.c). */
-		ring_buffer__consume(s->rb);
 		now = now_ns(CLOCK_MONOTONIC);
-		if (env.interval && now >= s->next_interval) {
-			err = print_interval(s, now);
-			if (err)
+		if (s->tick_s && now >= s->next_tick) {
+			err = tick(s, now);
+			if (err || (err = write_status()))
 				return err;
 		}
 		if (env.duration && now >= end)
@@ -405,7 +609,6 @@ static int poll_loop(struct run_state *s)
 	return 0;
 }
 
-/* Drain, summarise from the map totals, and judge the expectations. */
 /* Sum the run time the kernel measured for our loaded programs. */
 static void bpf_cost(struct vbtrace_bpf *skel, struct vb_cost *c)
 {
@@ -448,10 +651,12 @@ static void tracing_cost(const struct run_state *s, struct vb_cost *c)
 		bpf_cost(s->skel, c);
 }
 
+/* Drain, summarise from the map totals, and judge the expectations. */
 static int finish(struct run_state *s)
 {
 	struct vb_totals t;
 	struct vb_period p;
+	struct vb_levels l;
 	struct vb_cost c;
 	char expr[64];
 	int i, rc = EXIT_OK, err;
@@ -460,6 +665,10 @@ static int finish(struct run_state *s)
 	err = read_totals(s->skel, &t);
 	if (err)
 		return fail(EXIT_ENV, "cannot read the totals map: %s", strerror(-err));
+	current_levels(s->skel, &l);
+	err = write_prom(&t, &l);
+	if (err)
+		return err;
 	tracing_cost(s, &c);
 	p = (struct vb_period){
 		.wall_ns = now_ns(CLOCK_REALTIME),
@@ -468,6 +677,11 @@ static int finish(struct run_state *s)
 		.cost = &c,
 	};
 	out_summary(&out, &p, env.expect, env.nexpect);
+	if (env.hist)
+		out_hists(&out, &t, p.wall_ns);
+	err = write_status();
+	if (err)
+		return err;
 	for (i = 0; i < env.nexpect; i++) {
 		if (expect_eval(&env.expect[i], &t))
 			continue;
@@ -479,38 +693,46 @@ static int finish(struct run_state *s)
 	return rc;
 }
 
-static int start(struct vbtrace_bpf *skel, const char *mode)
+/*
+ * Levels and the start time are taken before attach, so that no event
+ * precedes the start record.
+ */
+static int start(struct vbtrace_bpf *skel, struct links *ls,
+		 struct load_info *li)
 {
-	struct vb_levels l = { 0, 0 };
+	struct vb_levels l;
 	struct vb_start st;
 	int err;
 
-	if (levels_read(VB_STATS_PATH, &l))
-		fprintf(stderr, "vbtrace: warning: cannot read %s (is debugfs mounted?): levels start at 0\n",
-			VB_STATS_PATH);
+	if (levels_get(VB_SYSFS_GLOB, VB_STATS_PATH, &l))
+		fprintf(stderr, "vbtrace: warning: balloon level unknown until the first event (%s)\n",
+			l.reason);
 	skel->bss->last_balloon_pages = l.balloon_pages;
 	skel->bss->last_target_pages = l.target_pages;
-	err = vbtrace_bpf__attach(skel);
-	if (err)
-		return fail(EXIT_ENV, "cannot attach (%s): rerun with -v for libbpf's log",
-			    strerror(-err));
+	skel->bss->level_flags = level_flags(&l);
 	calibrate_clock();
 	st = (struct vb_start){
 		.wall_ns = now_ns(CLOCK_REALTIME),
 		.pid = getpid(),
 		.mask = env.mask,
-		.mode = mode,
-		.balloon_pages = l.balloon_pages,
-		.target_pages = l.target_pages,
+		.mode = li->mode,
+		.mode_reason = li->mode_reason[0] ? li->mode_reason : NULL,
+		.levels = &l,
 	};
+	err = attach(skel, ls, li);
+	if (err)
+		return err;
+	st.oom_hook = hook_names[li->hook];
+	st.oom_reason = li->oom_reason[0] ? li->oom_reason : NULL;
 	if (!env.quiet || env.json)
 		out_start(&out, &st);
-	return 0;
+	return write_status();
 }
 
-static int trace(struct vbtrace_bpf *skel, const char *mode)
+static int trace(struct vbtrace_bpf *skel, struct load_info *li)
 {
-	struct run_state s = { .skel = skel };
+	struct run_state s = { .skel = skel, .stats_fd = -1 };
+	struct links ls = { .n = 0 };
 	int err;
 
 	s.rb = ring_buffer__new(bpf_map__fd(skel->maps.events), handle_event,
@@ -518,18 +740,29 @@ static int trace(struct vbtrace_bpf *skel, const char *mode)
 	if (!s.rb)
 		return fail(EXIT_ENV, "cannot create the ring buffer: %s",
 			    strerror(errno));
-	/* Optional: the summary then reports what the programs cost. */
-	s.stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-	err = start(skel, mode);
+	/* Kernel-wide while on: only when asked for. */
+	if (env.stats) {
+		s.stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+		if (s.stats_fd < 0)
+			fprintf(stderr, "vbtrace: warning: --stats: %s\n",
+				strerror(errno));
+	}
+	s.tick_s = env.interval ? env.interval : env.prom ? VB_PROM_INTERVAL : 0;
+	err = start(skel, &ls, li);
 	if (!err) {
 		s.start = now_ns(CLOCK_MONOTONIC);
 		s.start_cpu_s = cpu_seconds();
-		s.last_interval = s.start;
-		s.next_interval = s.start + env.interval * 1e9;
-		err = poll_loop(&s);
+		s.last_tick = s.start;
+		s.next_tick = s.start + s.tick_s * 1e9;
+		err = env.prom ? tick(&s, s.start) : 0;
+		if (!err)
+			err = poll_loop(&s);
 	}
 	if (!err)
 		err = finish(&s);
+	if (err == -EPIPE)
+		err = EXIT_OK;
+	detach(&ls);
 	if (s.stats_fd >= 0)
 		close(s.stats_fd);
 	ring_buffer__free(s.rb);
@@ -544,29 +777,37 @@ static void set_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	/* A gone reader shows as EPIPE, whatever the parent set. */
+	signal(SIGPIPE, SIG_IGN);
 }
 
 int main(int argc, char **argv)
 {
 	static const struct argp argp = { opts, parse_arg, NULL, doc, NULL, NULL, NULL };
 	struct vbtrace_bpf *skel = NULL;
-	const char *mode;
+	struct load_info li = { .mode = NULL };
 	int err;
 
+	out = (struct vb_out){ stdout, false, sysconf(_SC_PAGESIZE), 0 };
+	prescan_json(argc, argv);
+	out.json = env.json;
+	on_exit(on_usage_exit, NULL);
 	argp_err_exit_status = EXIT_USAGE;
 	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
+	usage_reported = true;	/* parsing is over */
 	if (err)
 		return EXIT_USAGE;
-	out = (struct vb_out){ stdout, env.json, sysconf(_SC_PAGESIZE) };
+	out.json = env.json;
 	libbpf_set_print(libbpf_print);
 	err = check_env();
 	if (err)
 		return err;
 	set_signals();
-	err = load(&skel, &mode);
+	err = load(&skel, &li);
 	if (err)
 		return err;
-	err = trace(skel, mode);
+	err = trace(skel, &li);
 	vbtrace_bpf__destroy(skel);
 	return err;
 }

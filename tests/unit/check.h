@@ -33,6 +33,7 @@ void test_expect(void);
 void test_json(void);
 void test_opts(void);
 void test_output(void);
+void test_prom(void);
 void test_oom_policy(void);
 
 #endif

@@ -12,6 +12,7 @@ int main(void)
 	test_json();
 	test_opts();
 	test_output();
+	test_prom();
 	test_oom_policy();
 	printf("%d passed, %d failed\n", check_passed, check_failed);
 	return check_failed ? 1 : 0;

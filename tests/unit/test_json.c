@@ -84,10 +84,27 @@ static void test_put(void)
 	CHECK(strlen(out) == sizeof(long_in) + 2);
 }
 
+/*
+ * A lead byte followed by a long run of continuation bytes: the streamed
+ * string equals the one-shot escape (a chunked writer cut the U+00C0).
+ */
+static void test_put_no_split(void)
+{
+	char in[41], whole[41 * 6 + 1], quoted[41 * 6 + 3];
+
+	in[0] = '\xc3';
+	memset(in + 1, 0x80, sizeof(in) - 1);
+	json_escape(whole, sizeof(whole), in, sizeof(in));
+	snprintf(quoted, sizeof(quoted), "\"%s\"", whole);
+	CHECK_STR(put(in, sizeof(in)), quoted);
+	CHECK(!strncmp(whole, "\xc3\x80\\ufffd", 8));
+}
+
 void test_json(void)
 {
 	test_escapes();
 	test_utf8();
 	test_sizes();
 	test_put();
+	test_put_no_split();
 }

@@ -34,7 +34,7 @@ static void test_events(void)
 	CHECK(parse_events("inflate", &m) == 0 && m == 1u << VB_INFLATE);
 	CHECK(parse_events("oom_leak,oom_kill", &m) == 0);
 	CHECK(m == ((1u << VB_OOM_LEAK) | (1u << VB_OOM_KILL)));
-	CHECK(parse_events("inflate,deflate,oom_leak,oom_kill", &m) == 0);
+	CHECK(parse_events("inflate,deflate,oom_leak,oom_kill,report,hint", &m) == 0);
 	CHECK(m == VB_ALL_EVENTS);
 	CHECK(parse_events("all", &m) == 0 && m == VB_ALL_EVENTS);
 	CHECK(parse_events("deflate,deflate", &m) == 0 && m == 1u << VB_DEFLATE);
@@ -53,6 +53,11 @@ static void test_names(void)
 	CHECK(vb_type_from_name("deflate", 7) == VB_DEFLATE);
 	CHECK(vb_type_from_name("deflatex", 7) == VB_DEFLATE);
 	CHECK(vb_type_from_name("defl", 4) == -1);
+	CHECK(vb_type_from_name("report", 6) == VB_REPORT);
+	CHECK(vb_type_from_name("hint", 4) == VB_HINT);
+	CHECK_STR(vb_constraint_name(VB_CONSTRAINT_MEMCG), "memcg");
+	CHECK_STR(vb_constraint_name(VB_CONSTRAINT_NONE), "none");
+	CHECK_STR(vb_constraint_name(7), "unknown");
 }
 
 void test_opts(void)
