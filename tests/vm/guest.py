@@ -41,7 +41,7 @@ def kernel_abi(kernel_dir):
 class Guest:
     def __init__(self, kernel_dir, initrd, mem_mib=1024, deflate_on_oom=False,
                  stats_interval=None, name="guest", log_dir=None, append="",
-                 device_props=""):
+                 device_props="", extra_args=()):
         self.kernel_dir = kernel_dir
         self.abi = kernel_abi(kernel_dir)
         self.initrd = initrd
@@ -50,6 +50,7 @@ class Guest:
         self.stats_interval = stats_interval
         self.append = append
         self.device_props = device_props   # extra virtio-balloon-pci properties
+        self.extra_args = list(extra_args)  # more QEMU arguments (e.g. -object)
         self.log_dir = log_dir or os.path.join(TOP, "build", self.abi, "vm")
         os.makedirs(self.log_dir, exist_ok=True)
         self.console_log = os.path.join(self.log_dir, name + "-console.log")
@@ -82,7 +83,7 @@ class Guest:
             "-serial", "chardev:agent",
             "-qmp", "unix:%s/qmp.sock,server=on,wait=off" % self.sockdir,
             "-device", dev,
-        ]
+        ] + self.extra_args
 
     def boot(self, timeout=120):
         t0 = time.monotonic()
