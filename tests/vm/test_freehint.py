@@ -40,17 +40,20 @@ def vb_hint(hint_only):
 
 def test_migration_hint_sends_less(vb_hint):
     """After a freed 400 MiB spike, a migration with hinting sends less
-    than one without (the driver unloaded), and completes."""
+    than one without (the driver unloaded), and completes. Without comes
+    first: after a hinted migration QEMU 7.2 sends less in the next one
+    even with no driver, which would flatter the baseline."""
     g = vb_hint
+    sc.unload_driver(g, "vballoon")
+    spike(g, 400)
+    migrate(g)
+    m0 = finish_migration(g)
+    sc.load_driver(g, "vballoon")
     spike(g, 400)
     st0 = g.vb_stats()
     migrate(g)
     m1 = finish_migration(g)
     st1 = g.vb_stats()
-    sc.unload_driver(g, "vballoon")
-    migrate(g)
-    m0 = finish_migration(g)
-    sc.load_driver(g, "vballoon")
     with_hint = m1["ram"]["transferred"] / 2 ** 20
     without = m0["ram"]["transferred"] / 2 ** 20
     print("migration: %.0f MiB with hinting, %.0f MiB without; hinted %d pages in %d runs"
@@ -65,9 +68,11 @@ def test_migration_hint_sends_less(vb_hint):
 
 def hold_blocks(g):
     """A slow migration: the host asks for hints, and the blocks stay held
-    until it ends. Returns the pages held (4 KiB units)."""
+    until it ends. Returns the pages held (4 KiB units) once a run ended."""
+    runs = vb_stat(g, "hint_runs")
     migrate(g, max_bw=2 << 20)
-    return wait_for(lambda: vb_stat(g, "hint_held_pages"), 60, what="hinted blocks held")
+    wait_for(lambda: vb_stat(g, "hint_runs") > runs, 60, what="a hint run")
+    return wait_for(lambda: vb_stat(g, "hint_held_pages"), 10, what="hinted blocks held")
 
 
 def test_oom_spike_while_blocks_held(vb_hint):
