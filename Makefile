@@ -24,12 +24,8 @@ headers_of = $(1)/usr/src/linux-headers-$(call abi_of,$(1))
 PYTHON := /usr/bin/python3
 RUNNING_KDIR := /lib/modules/$(shell uname -r)/build
 
-<<<<<<< HEAD
-.PHONY: all module vbtrace guest guest-module deps unit e2e check demo bench clean \
-	check-debug check-flavours deb check-distro
-=======
-.PHONY: all module vbtrace guest guest-module deps unit fuzz install e2e check demo bench clean
->>>>>>> wt-vbtrace
+.PHONY: all module vbtrace guest guest-module deps unit fuzz install e2e check \
+	demo bench clean check-debug check-flavours deb check-distro
 
 all: module vbtrace
 

@@ -4,6 +4,7 @@
 #define _VBALLOON_COMPAT_H
 
 #include <linux/balloon_compaction.h>
+#include <linux/mmzone.h>
 #include <linux/sched.h>
 #include <linux/shrinker.h>
 #include <linux/slab.h>
@@ -22,7 +23,7 @@ static inline int vb_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
 			      const char * const names[])
 {
 #ifdef VB_HAVE_VQ_INFO
-	struct virtqueue_info info[3] = {};
+	struct virtqueue_info info[5] = {};	/* the spec's 5 balloon queues */
 	unsigned int i;
 
 	if (nvqs > ARRAY_SIZE(info))
@@ -36,6 +37,16 @@ static inline int vb_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
 	return virtio_find_vqs(vdev, nvqs, vqs, callbacks, names, NULL);
 #endif
 }
+
+/*
+ * The largest buddy order. 6.8 renamed MAX_ORDER (exclusive before 6.4,
+ * inclusive from 6.4) to MAX_PAGE_ORDER; MAX_ORDER - 1 is valid for all.
+ */
+#ifdef MAX_PAGE_ORDER
+#define VB_MAX_PAGE_ORDER	MAX_PAGE_ORDER
+#else
+#define VB_MAX_PAGE_ORDER	(MAX_ORDER - 1)
+#endif
 
 /* Pages freed outside the LRU count as progress for the reclaimer. */
 static inline void vb_account_reclaimed(unsigned long pages)

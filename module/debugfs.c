@@ -26,6 +26,12 @@ static int vb_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "deflate_on_oom %d\n", vb->deflate_on_oom);
 	seq_printf(m, "holdoff_ms_left %u\n", left);
 	seq_printf(m, "dead %d\n", READ_ONCE(vb->dead));
+	seq_printf(m, "reported_pages %llu\n", READ_ONCE(vb->reported));
+	seq_printf(m, "report_batches %llu\n", READ_ONCE(vb->report_batches));
+	seq_printf(m, "hinted_pages %llu\n", READ_ONCE(vb->hinted));
+	seq_printf(m, "hint_runs %llu\n", READ_ONCE(vb->hint_runs));
+	seq_printf(m, "hint_held_pages %lu\n",
+		   vb_hint_held_pages(vb) * VB_PAGES_PER_PAGE);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(vb_stats);

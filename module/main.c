@@ -63,6 +63,8 @@ VB_PARAM(oom_reclaim, 1, 0, 1,
 	 "during an OOM storm, let reclaim take balloon pages; 0 = off");
 VB_PARAM(reinflate_holdoff_ms, 10000, 0, 3600000,
 	 "no re-inflation for this long after an OOM release");
+VB_PARAM(report_order, 0, 0, 10,
+	 "smallest order of free page reporting (at device start); 0 = kernel's");
 
 struct vb_oom_params vb_oom_params_now(void)
 {
@@ -84,6 +86,11 @@ unsigned int vb_holdoff_ms(void)
 	return READ_ONCE(reinflate_holdoff_ms.val);
 }
 
+unsigned int vb_report_order(void)
+{
+	return READ_ONCE(report_order.val);
+}
+
 /* One balloon per guest: debugfs and the OOM notifier assume it. */
 static DEFINE_MUTEX(vb_instance_lock);
 static struct vballoon *vb_instance;
@@ -103,14 +110,18 @@ static void vb_stats_request(struct virtqueue *vq)
 	unsigned long flags;
 
 	spin_lock_irqsave(&vb->stop_lock, flags);
-	if (!vb->stopped)
+	if (!vb->stopped) {
+		vb_wake_hold(vb, VB_WAKE_STATS);
 		queue_work(system_freezable_wq, &vb->stats_work);
+	}
 	spin_unlock_irqrestore(&vb->stop_lock, flags);
 }
 
 static void vb_config_changed(struct virtio_device *vdev)
 {
+	vb_wake_hold(vdev->priv, VB_WAKE_RESIZE);
 	vb_schedule_resize(vdev->priv, 0);
+	vb_hint_config_changed(vdev->priv);
 }
 
 /*
@@ -126,22 +137,36 @@ static unsigned int vb_batch_pfns(struct vballoon *vb)
 	       VB_PFNS_PER_ELEM;
 }
 
+/* A queue the device lacks keeps its slot with a NULL name, as upstream. */
+static const char *vb_vq_name(struct vballoon *vb, unsigned int fbit,
+			      const char *name)
+{
+	return virtio_has_feature(vb->vdev, fbit) ? name : NULL;
+}
+
 static int vb_init_vqs(struct vballoon *vb)
 {
-	vq_callback_t *callbacks[] = { vb_ack, vb_ack, vb_stats_request };
-	static const char * const names[] = { "inflate", "deflate", "stats" };
-	struct virtqueue *vqs[3];
-	unsigned int nvqs = 2;
+	vq_callback_t *callbacks[VB_NR_VQS] = {
+		vb_ack, vb_ack, vb_stats_request, vb_hint_vq_done,
+		vb_report_vq_done,
+	};
+	const char *names[VB_NR_VQS] = {
+		"inflate", "deflate",
+		vb_vq_name(vb, VIRTIO_BALLOON_F_STATS_VQ, "stats"),
+		vb_vq_name(vb, VIRTIO_BALLOON_F_FREE_PAGE_HINT, "free_page"),
+		vb_vq_name(vb, VIRTIO_BALLOON_F_REPORTING, "reporting"),
+	};
+	struct virtqueue *vqs[VB_NR_VQS];
 	int err;
 
-	if (virtio_has_feature(vb->vdev, VIRTIO_BALLOON_F_STATS_VQ))
-		nvqs = 3;
-	err = vb_find_vqs(vb->vdev, nvqs, vqs, callbacks, names);
+	err = vb_find_vqs(vb->vdev, VB_NR_VQS, vqs, callbacks, names);
 	if (err)
 		return err;
-	vb->inflate_vq = vqs[0];
-	vb->deflate_vq = vqs[1];
-	vb->stats_vq = nvqs == 3 ? vqs[2] : NULL;
+	vb->inflate_vq = vqs[VB_VQ_INFLATE];
+	vb->deflate_vq = vqs[VB_VQ_DEFLATE];
+	vb->stats_vq = names[VB_VQ_STATS] ? vqs[VB_VQ_STATS] : NULL;
+	vb->hint.vq = names[VB_VQ_FREE_PAGE] ? vqs[VB_VQ_FREE_PAGE] : NULL;
+	vb->report.vq = names[VB_VQ_REPORTING] ? vqs[VB_VQ_REPORTING] : NULL;
 	vb->batch_pfns = vb_batch_pfns(vb);
 
 	err = vb_stats_prime(vb);
@@ -160,9 +185,17 @@ static int vb_start(struct vballoon *vb)
 	err = vb_init_vqs(vb);
 	if (err)
 		return err;
+	vb_poison_write(vb);
 	err = vb_oom_register(vb);
 	if (err)
 		goto del_vqs;
+	err = vb_hint_start(vb);
+	if (err)
+		goto oom_unregister;
+	/* Its first pass runs 2 s later, long after DRIVER_OK, as upstream. */
+	err = vb_report_start(vb);
+	if (err)
+		goto hint_stop;
 
 	vb->started = true;
 	vb->stopped = false;
@@ -172,6 +205,10 @@ static int vb_start(struct vballoon *vb)
 	vb_schedule_resize(vb, 0);
 	return 0;
 
+hint_stop:
+	vb_hint_stop(vb);
+oom_unregister:
+	vb_oom_unregister(vb);
 del_vqs:
 	vb->vdev->config->del_vqs(vb->vdev);
 	return err;
@@ -194,8 +231,11 @@ static void vb_stop(struct vballoon *vb)
 {
 	if (!vb->started)
 		return;
+	vb_report_stop(vb);
+	vb_hint_stop(vb);
 	vb_oom_unregister(vb);
 	vb_stop_work(vb);
+	vb_wake_release_all(vb);
 
 	mutex_lock(&vb->work_lock);
 	vb_empty(vb);
@@ -235,8 +275,9 @@ static int vb_probe(struct virtio_device *vdev)
 	mutex_init(&vb->lock);
 	mutex_init(&vb->storm_lock);
 	INIT_LIST_HEAD(&vb->quarantine);
-	INIT_DELAYED_WORK(&vb->resize_work, vb_resize_work);
-	INIT_WORK(&vb->stats_work, vb_stats_work);
+	INIT_DELAYED_WORK(&vb->resize_work, vb_resize_work_awake);
+	INIT_WORK(&vb->stats_work, vb_stats_work_awake);
+	vb_freemem_init(vb);
 	balloon_devinfo_init(&vb->b_dev_info);
 	vb_migrate_init(vb);
 
@@ -273,6 +314,7 @@ static int vb_validate(struct virtio_device *vdev)
 {
 	/* Balloon PFNs are guest-physical: an IOMMU in between is meaningless. */
 	__virtio_clear_bit(vdev, VIRTIO_F_ACCESS_PLATFORM);
+	vb_poison_validate(vdev);
 	return 0;
 }
 
@@ -298,6 +340,9 @@ static unsigned int vb_features[] = {
 	VIRTIO_BALLOON_F_MUST_TELL_HOST,
 	VIRTIO_BALLOON_F_STATS_VQ,
 	VIRTIO_BALLOON_F_DEFLATE_ON_OOM,
+	VIRTIO_BALLOON_F_FREE_PAGE_HINT,
+	VIRTIO_BALLOON_F_PAGE_POISON,
+	VIRTIO_BALLOON_F_REPORTING,
 };
 
 static struct virtio_driver vb_driver = {

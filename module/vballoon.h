@@ -12,6 +12,7 @@
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 
+#include "freemem.h"
 #include "oom_policy.h"
 
 /*
@@ -24,7 +25,7 @@
 #define VB_ELEMS_PER_KICK	4
 #define VB_PFN_BATCH		(VB_PFNS_PER_ELEM * VB_ELEMS_PER_KICK)
 #define VB_PAGES_PER_PAGE	(PAGE_SIZE >> VIRTIO_BALLOON_PFN_SHIFT)
-#define VB_NR_STATS		10	/* the 6.1 tag set: 0..9 */
+#define VB_NR_STATS		16	/* tags 0..15, the 6.12 set */
 #define VB_OOM_PRIORITY		80	/* as in the original 2014 patch */
 
 /* PFNs the host reads; an element stays busy until the host returns it. */
@@ -101,12 +102,18 @@ struct vballoon {
 
 	struct virtio_balloon_stat stats[VB_NR_STATS];
 	struct dentry *debugfs;
+
+	/* Free memory back to the host and the wakeup source (freemem.h). */
+	struct vb_report report;
+	struct vb_hint hint;
+	struct vb_wake wake;
 };
 
 /* Parameters (main.c). */
 struct vb_oom_params vb_oom_params_now(void);
 unsigned int vb_holdoff_ms(void);
 bool vb_oom_reclaim_enabled(void);
+unsigned int vb_report_order(void);
 
 /* host.c: telling the host, never trusting it to answer. */
 void vb_set_pfns(struct vballoon *vb, struct vb_batch *b, unsigned int idx,
