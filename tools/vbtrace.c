@@ -393,8 +393,10 @@ static int load(struct vbtrace_bpf **skel, struct load_info *li)
 			libbpf_hush = false;
 			return 0;
 		}
+		/* Listing module BTF objects takes CAP_SYS_ADMIN. */
 		snprintf(li->mode_reason, sizeof(li->mode_reason),
-			 "tp_btf failed: %s (%s)", strerror(-err), first_warn);
+			 "tp_btf failed: %s (%s)%s", strerror(-err), first_warn,
+			 err == -EPERM ? ", module BTF needs CAP_SYS_ADMIN" : "");
 	} else {
 		snprintf(li->mode_reason, sizeof(li->mode_reason),
 			 "no module BTF (%s): %s", MODULE_BTF, strerror(errno));
