@@ -3,6 +3,8 @@
 #ifndef _VBALLOON_COMPAT_H
 #define _VBALLOON_COMPAT_H
 
+#include <linux/balloon_compaction.h>
+#include <linux/mmzone.h>
 #include <linux/sched.h>
 #include <linux/shrinker.h>
 #include <linux/slab.h>
@@ -21,7 +23,7 @@ static inline int vb_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
 			      const char * const names[])
 {
 #ifdef VB_HAVE_VQ_INFO
-	struct virtqueue_info info[3] = {};
+	struct virtqueue_info info[5] = {};	/* the spec's 5 balloon queues */
 	unsigned int i;
 
 	if (nvqs > ARRAY_SIZE(info))
@@ -36,6 +38,16 @@ static inline int vb_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
 #endif
 }
 
+/*
+ * The largest buddy order. 6.8 renamed MAX_ORDER (exclusive before 6.4,
+ * inclusive from 6.4) to MAX_PAGE_ORDER; MAX_ORDER - 1 is valid for all.
+ */
+#ifdef MAX_PAGE_ORDER
+#define VB_MAX_PAGE_ORDER	MAX_PAGE_ORDER
+#else
+#define VB_MAX_PAGE_ORDER	(MAX_ORDER - 1)
+#endif
+
 /* Pages freed outside the LRU count as progress for the reclaimer. */
 static inline void vb_account_reclaimed(unsigned long pages)
 {
@@ -45,6 +57,20 @@ static inline void vb_account_reclaimed(unsigned long pages)
 	current->reclaim_state->reclaimed_slab += pages;
 #else
 	current->reclaim_state->reclaimed += pages;
+#endif
+}
+
+/*
+ * Stable kernels gained balloon_page_finalize() for a page leaving the
+ * balloon; before it, balloon_page_delete() did the same (and skips the
+ * list_del() for an isolated page).
+ */
+static inline void vb_balloon_page_finalize(struct page *page)
+{
+#ifdef VB_HAVE_BALLOON_FINALIZE
+	balloon_page_finalize(page);
+#else
+	balloon_page_delete(page);
 #endif
 }
 

@@ -12,10 +12,7 @@
 static int vb_stats_show(struct seq_file *m, void *unused)
 {
 	struct vballoon *vb = m->private;
-	unsigned long left = 0;
-
-	if (vb_holdoff_active(vb))
-		left = jiffies_to_msecs(READ_ONCE(vb->holdoff_until) - jiffies);
+	unsigned int left = jiffies_to_msecs(vb_holdoff_left(vb));
 
 	seq_printf(m, "balloon_pages %u\n", READ_ONCE(vb->num_pages));
 	seq_printf(m, "target_pages %u\n", vb_target_pages(vb));
@@ -25,9 +22,16 @@ static int vb_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "oom_releases %llu\n", READ_ONCE(vb->oom_releases));
 	seq_printf(m, "oom_leaked_pages %llu\n", READ_ONCE(vb->oom_leaked));
 	seq_printf(m, "oom_reclaim_pages %llu\n", READ_ONCE(vb->oom_reclaimed));
-	seq_printf(m, "oom_step %u\n", READ_ONCE(vb->oom_storm.step));
+	seq_printf(m, "oom_step %u\n", READ_ONCE(vb->oom_step));
 	seq_printf(m, "deflate_on_oom %d\n", vb->deflate_on_oom);
-	seq_printf(m, "holdoff_ms_left %lu\n", left);
+	seq_printf(m, "holdoff_ms_left %u\n", left);
+	seq_printf(m, "dead %d\n", READ_ONCE(vb->dead));
+	seq_printf(m, "reported_pages %llu\n", READ_ONCE(vb->reported));
+	seq_printf(m, "report_batches %llu\n", READ_ONCE(vb->report_batches));
+	seq_printf(m, "hinted_pages %llu\n", READ_ONCE(vb->hinted));
+	seq_printf(m, "hint_runs %llu\n", READ_ONCE(vb->hint_runs));
+	seq_printf(m, "hint_held_pages %lu\n",
+		   vb_hint_held_pages(vb) * VB_PAGES_PER_PAGE);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(vb_stats);

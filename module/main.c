@@ -63,6 +63,8 @@ VB_PARAM(oom_reclaim, 1, 0, 1,
 	 "during an OOM storm, let reclaim take balloon pages; 0 = off");
 VB_PARAM(reinflate_holdoff_ms, 10000, 0, 3600000,
 	 "no re-inflation for this long after an OOM release");
+VB_PARAM(report_order, 0, 0, 10,
+	 "smallest order of free page reporting (at device start); 0 = kernel's");
 
 struct vb_oom_params vb_oom_params_now(void)
 {
@@ -84,15 +86,22 @@ unsigned int vb_holdoff_ms(void)
 	return READ_ONCE(reinflate_holdoff_ms.val);
 }
 
+unsigned int vb_report_order(void)
+{
+	return READ_ONCE(report_order.val);
+}
+
 /* One balloon per guest: debugfs and the OOM notifier assume it. */
 static DEFINE_MUTEX(vb_instance_lock);
 static struct vballoon *vb_instance;
 
+/* The host returned PFN elements: mark them free and wake the waiter. */
 static void vb_ack(struct virtqueue *vq)
 {
 	struct vballoon *vb = vq->vdev->priv;
 
-	wake_up(&vb->acked);
+	vb_reap(vb, vq);
+	wake_up_all(&vb->acked);
 }
 
 static void vb_stats_request(struct virtqueue *vq)
@@ -101,32 +110,64 @@ static void vb_stats_request(struct virtqueue *vq)
 	unsigned long flags;
 
 	spin_lock_irqsave(&vb->stop_lock, flags);
-	if (!vb->stopped)
+	if (!vb->stopped) {
+		vb_wake_hold(vb, VB_WAKE_STATS);
 		queue_work(system_freezable_wq, &vb->stats_work);
+	}
 	spin_unlock_irqrestore(&vb->stop_lock, flags);
 }
 
 static void vb_config_changed(struct virtio_device *vdev)
 {
-	vb_schedule_resize(vdev->priv, 0, true);
+	vb_wake_hold(vdev->priv, VB_WAKE_RESIZE);
+	vb_schedule_resize(vdev->priv, 0);
+	vb_hint_config_changed(vdev->priv);
+}
+
+/*
+ * Elements per kick that leave room in the smaller of the two PFN queues
+ * for the worker's and the OOM path's batches at once.
+ */
+static unsigned int vb_batch_pfns(struct vballoon *vb)
+{
+	unsigned int size = min(virtqueue_get_vring_size(vb->inflate_vq),
+				virtqueue_get_vring_size(vb->deflate_vq));
+
+	return clamp(size / 2, 1U, (unsigned int)VB_ELEMS_PER_KICK) *
+	       VB_PFNS_PER_ELEM;
+}
+
+/* A queue the device lacks keeps its slot with a NULL name, as upstream. */
+static const char *vb_vq_name(struct vballoon *vb, unsigned int fbit,
+			      const char *name)
+{
+	return virtio_has_feature(vb->vdev, fbit) ? name : NULL;
 }
 
 static int vb_init_vqs(struct vballoon *vb)
 {
-	vq_callback_t *callbacks[] = { vb_ack, vb_ack, vb_stats_request };
-	static const char * const names[] = { "inflate", "deflate", "stats" };
-	struct virtqueue *vqs[3];
-	unsigned int nvqs = 2;
+	vq_callback_t *callbacks[VB_NR_VQS] = {
+		vb_ack, vb_ack, vb_stats_request, vb_hint_vq_done,
+		vb_report_vq_done,
+	};
+	const char *names[VB_NR_VQS] = {
+		"inflate", "deflate",
+		vb_vq_name(vb, VIRTIO_BALLOON_F_STATS_VQ, "stats"),
+		vb_vq_name(vb, VIRTIO_BALLOON_F_FREE_PAGE_HINT, "free_page"),
+		vb_vq_name(vb, VIRTIO_BALLOON_F_REPORTING, "reporting"),
+	};
+	struct virtqueue *vqs[VB_NR_VQS];
 	int err;
 
-	if (virtio_has_feature(vb->vdev, VIRTIO_BALLOON_F_STATS_VQ))
-		nvqs = 3;
-	err = vb_find_vqs(vb->vdev, nvqs, vqs, callbacks, names);
+	err = vb_find_vqs(vb->vdev, VB_NR_VQS, vqs, callbacks, names);
 	if (err)
 		return err;
-	vb->inflate_vq = vqs[0];
-	vb->deflate_vq = vqs[1];
-	vb->stats_vq = nvqs == 3 ? vqs[2] : NULL;
+	vb->inflate_vq = vqs[VB_VQ_INFLATE];
+	vb->deflate_vq = vqs[VB_VQ_DEFLATE];
+	vb->stats_vq = names[VB_VQ_STATS] ? vqs[VB_VQ_STATS] : NULL;
+	vb->hint.vq = names[VB_VQ_FREE_PAGE] ? vqs[VB_VQ_FREE_PAGE] : NULL;
+	vb->report.vq = names[VB_VQ_REPORTING] ? vqs[VB_VQ_REPORTING] : NULL;
+	vb->batch_pfns = vb_batch_pfns(vb);
 
 	err = vb_stats_prime(vb);
 	if (err)
@@ -139,20 +180,35 @@ static int vb_start(struct vballoon *vb)
 {
 	int err;
 
+	vb->dead = false;
+	vb->actual_told = 0;
 	err = vb_init_vqs(vb);
 	if (err)
 		return err;
+	vb_poison_write(vb);
 	err = vb_oom_register(vb);
 	if (err)
 		goto del_vqs;
+	err = vb_hint_start(vb);
+	if (err)
+		goto oom_unregister;
+	/* Its first pass runs 2 s later, long after DRIVER_OK, as upstream. */
+	err = vb_report_start(vb);
+	if (err)
+		goto hint_stop;
 
+	vb->started = true;
 	vb->stopped = false;
 	virtio_device_ready(vb->vdev);
 	if (vb->stats_vq)
 		virtqueue_kick(vb->stats_vq);
-	vb_schedule_resize(vb, 0, true);
+	vb_schedule_resize(vb, 0);
 	return 0;
 
+hint_stop:
+	vb_hint_stop(vb);
+oom_unregister:
+	vb_oom_unregister(vb);
 del_vqs:
 	vb->vdev->config->del_vqs(vb->vdev);
 	return err;
@@ -167,19 +223,25 @@ static void vb_stop_work(struct vballoon *vb)
 	cancel_work_sync(&vb->stats_work);
 }
 
-/* Give every page back and tell the host, then quiesce the device. */
+/*
+ * Give every page back and tell the host, then reset the device and free
+ * its queues. Idempotent: a failed restore leaves nothing to stop.
+ */
 static void vb_stop(struct vballoon *vb)
 {
+	if (!vb->started)
+		return;
+	vb_report_stop(vb);
+	vb_hint_stop(vb);
 	vb_oom_unregister(vb);
 	vb_stop_work(vb);
+	vb_wake_release_all(vb);
 
-	while (vb->num_pages) {
-		/* Pages isolated for migration come back shortly. */
-		if (!vb_deflate(vb, vb->num_pages))
-			schedule_timeout_uninterruptible(1);
-	}
-	virtio_reset_device(vb->vdev);
+	mutex_lock(&vb->work_lock);
+	vb_empty(vb);
+	mutex_unlock(&vb->work_lock);
 	vb->vdev->config->del_vqs(vb->vdev);
+	vb->started = false;
 }
 
 static int vb_probe(struct virtio_device *vdev)
@@ -200,34 +262,34 @@ static int vb_probe(struct virtio_device *vdev)
 	vb = kzalloc(sizeof(*vb), GFP_KERNEL);
 	if (!vb)
 		goto unlock;
-	vb->pfns = kcalloc(VB_PFN_BATCH, sizeof(vb->pfns[0]), GFP_KERNEL);
-	if (!vb->pfns)
-		goto free_vb;
-
 	vb->vdev = vdev;
 	vdev->priv = vb;
 	vb->deflate_on_oom =
 		virtio_has_feature(vdev, VIRTIO_BALLOON_F_DEFLATE_ON_OOM);
+	vb->must_tell =
+		virtio_has_feature(vdev, VIRTIO_BALLOON_F_MUST_TELL_HOST);
 	init_waitqueue_head(&vb->acked);
+	spin_lock_init(&vb->vq_lock);
 	spin_lock_init(&vb->stop_lock);
+	mutex_init(&vb->work_lock);
 	mutex_init(&vb->lock);
 	mutex_init(&vb->storm_lock);
-	INIT_DELAYED_WORK(&vb->resize_work, vb_resize_work);
-	INIT_WORK(&vb->stats_work, vb_stats_work);
+	INIT_LIST_HEAD(&vb->quarantine);
+	INIT_DELAYED_WORK(&vb->resize_work, vb_resize_work_awake);
+	INIT_WORK(&vb->stats_work, vb_stats_work_awake);
+	vb_freemem_init(vb);
 	balloon_devinfo_init(&vb->b_dev_info);
 	vb_migrate_init(vb);
 
 	err = vb_start(vb);
 	if (err)
-		goto free_pfns;
+		goto free_vb;
 	vb_debugfs_init(vb);
 	vb_sysfs_init(vb);
 	vb_instance = vb;
 	mutex_unlock(&vb_instance_lock);
 	return 0;
 
-free_pfns:
-	kfree(vb->pfns);
 free_vb:
 	kfree(vb);
 unlock:
@@ -245,7 +307,6 @@ static void vb_remove(struct virtio_device *vdev)
 	vb_stop(vb);
 	vb_instance = NULL;
 	mutex_unlock(&vb_instance_lock);
-	kfree(vb->pfns);
 	kfree(vb);
 }
 
@@ -253,6 +314,7 @@ static int vb_validate(struct virtio_device *vdev)
 {
 	/* Balloon PFNs are guest-physical: an IOMMU in between is meaningless. */
 	__virtio_clear_bit(vdev, VIRTIO_F_ACCESS_PLATFORM);
+	vb_poison_validate(vdev);
 	return 0;
 }
 
@@ -278,6 +340,9 @@ static unsigned int vb_features[] = {
 	VIRTIO_BALLOON_F_MUST_TELL_HOST,
 	VIRTIO_BALLOON_F_STATS_VQ,
 	VIRTIO_BALLOON_F_DEFLATE_ON_OOM,
+	VIRTIO_BALLOON_F_FREE_PAGE_HINT,
+	VIRTIO_BALLOON_F_PAGE_POISON,
+	VIRTIO_BALLOON_F_REPORTING,
 };
 
 static struct virtio_driver vb_driver = {

@@ -6,14 +6,15 @@
 #include <linux/mm.h>
 #include <linux/migrate.h>
 
+#include "compat.h"
 #include "vballoon.h"
 
 #ifdef CONFIG_BALLOON_COMPACTION
-static void vb_tell_one(struct vballoon *vb, struct virtqueue *vq,
-			struct page *page)
+static int vb_tell_one(struct vballoon *vb, struct virtqueue *vq,
+		       struct page *page)
 {
-	vb_set_pfns(vb, 0, page);
-	vb_tell_host(vb, vq, VB_PAGES_PER_PAGE);
+	vb_set_pfns(vb, &vb->work, 0, page);
+	return vb_tell_host(vb, vq, &vb->work, VB_PAGES_PER_PAGE);
 }
 
 static int vb_migratepage(struct balloon_dev_info *info, struct page *newpage,
@@ -22,9 +23,14 @@ static int vb_migratepage(struct balloon_dev_info *info, struct page *newpage,
 	struct vballoon *vb = container_of(info, struct vballoon, b_dev_info);
 	unsigned long flags;
 
-	/* Never wait here: an inflate or OOM leak may hold the lock. */
-	if (!mutex_trylock(&vb->lock))
+	/* Never wait here: the worker may be waiting for the host. */
+	if (!mutex_trylock(&vb->work_lock))
 		return -EAGAIN;
+	/* The host learns of the new page before it may reuse the old one. */
+	if (vb_dead(vb) || vb_tell_one(vb, vb->inflate_vq, newpage)) {
+		mutex_unlock(&vb->work_lock);
+		return -EAGAIN;
+	}
 
 	get_page(newpage);	/* the balloon's reference */
 	/* Managed page counts are per zone; move the debt if zones differ. */
@@ -38,12 +44,25 @@ static int vb_migratepage(struct balloon_dev_info *info, struct page *newpage,
 	__count_vm_event(BALLOON_MIGRATE);
 	spin_unlock_irqrestore(&info->pages_lock, flags);
 
-	/* The host learns of the new page before it may reuse the old one. */
-	vb_tell_one(vb, vb->inflate_vq, newpage);
-	vb_tell_one(vb, vb->deflate_vq, page);
-	mutex_unlock(&vb->lock);
+	/*
+	 * The old page leaves the balloon either way: a host that does not
+	 * take the deflate is disabled, and without MUST_TELL_HOST the page
+	 * may be reused at once.
+	 */
+	if (vb_tell_one(vb, vb->deflate_vq, page) && vb->must_tell) {
+		mutex_unlock(&vb->work_lock);
+		/* Held until the reset, counted as a balloon page till then. */
+		if (!vb->deflate_on_oom)
+			adjust_managed_page_count(page, -1);
+		vb_balloon_page_finalize(page);
+		mutex_lock(&vb->lock);
+		list_add(&page->lru, &vb->quarantine);
+		mutex_unlock(&vb->lock);
+		return MIGRATEPAGE_SUCCESS;
+	}
+	mutex_unlock(&vb->work_lock);
 
-	balloon_page_finalize(page);
+	vb_balloon_page_finalize(page);
 	put_page(page);		/* the balloon's reference */
 	return MIGRATEPAGE_SUCCESS;
 }

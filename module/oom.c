@@ -27,23 +27,35 @@ static u64 vb_now_ms(u64 ns)
 	return div_u64(ns, NSEC_PER_MSEC);
 }
 
+/* Publish the storm for lockless readers; called with storm_lock held. */
+static void vb_storm_publish(struct vballoon *vb,
+			     const struct vb_oom_params *params)
+{
+	const struct vb_oom_storm *s = &vb->oom_storm;
+
+	WRITE_ONCE(vb->oom_step, s->step);
+	WRITE_ONCE(vb->storm_until_ms,
+		   s->active ? s->last_ms + params->window_ms : 0);
+}
+
 /* Release asked pages for the storm; called with storm_lock held. */
 static unsigned int vb_oom_release(struct vballoon *vb, unsigned int asked,
 				   u64 start, bool oom_call)
 {
+	struct vb_oom_params params = vb_oom_params_now();
 	unsigned int got;
-	unsigned long holdoff;
 
-	got = vb_leak(vb, asked);
+	got = vb_leak(vb, asked, !oom_call);
 	vb_oom_record(&vb->oom_storm, got, vb_now_ms(start), oom_call);
+	vb_storm_publish(vb, &params);
 
 	/*
-	 * Keep the resize work from taking the pages straight back, then let
-	 * it converge on the host's target again once the hold-off is over.
+	 * Keep the worker from taking the pages straight back; run it now so
+	 * that it tells the host the new size (config space is written only
+	 * from the worker) and comes back when the hold-off is over.
 	 */
-	holdoff = msecs_to_jiffies(vb_holdoff_ms());
-	WRITE_ONCE(vb->holdoff_until, jiffies + holdoff);
-	vb_schedule_resize(vb, holdoff, false);
+	vb_start_holdoff(vb);
+	vb_schedule_resize(vb, 0);
 
 	WRITE_ONCE(vb->oom_releases, vb->oom_releases + 1);
 	WRITE_ONCE(vb->oom_leaked, vb->oom_leaked + got);
@@ -76,19 +88,28 @@ static int vb_oom_notify(struct notifier_block *nb, unsigned long unused,
 
 static bool vb_storm_armed(struct vballoon *vb)
 {
-	struct vb_oom_params params = vb_oom_params_now();
-
 	return vb_oom_reclaim_enabled() &&
-	       vb_oom_armed(&vb->oom_storm, &params,
-			    vb_now_ms(ktime_get_ns()));
+	       vb_now_ms(ktime_get_ns()) <= READ_ONCE(vb->storm_until_ms);
 }
 
+/*
+ * Only the allocator's reclaim (direct or kswapd, which set reclaim_state)
+ * may take balloon pages: drop_caches and other shrinker callers never do.
+ */
+static bool vb_reclaim_allowed(struct vballoon *vb)
+{
+	return current->reclaim_state && vb_storm_armed(vb);
+}
+
+/* Counts are in guest pages, the shrinker's unit. */
 static unsigned long vb_reclaim_count(struct shrinker *s,
 				      struct shrink_control *sc)
 {
 	struct vballoon *vb = vb_shrinker_priv(s);
 
-	return vb_storm_armed(vb) ? READ_ONCE(vb->num_pages) : 0;
+	if (!vb_reclaim_allowed(vb))
+		return 0;
+	return READ_ONCE(vb->num_pages) / VB_PAGES_PER_PAGE;
 }
 
 static unsigned long vb_reclaim_scan(struct shrinker *s,
@@ -99,13 +120,16 @@ static unsigned long vb_reclaim_scan(struct shrinker *s,
 	unsigned long asked = sc->nr_to_scan * VB_PAGES_PER_PAGE;
 	unsigned int got = 0;
 
-	/* At least oom_pages, at most oom_max_pages. */
-	asked = min_t(unsigned long, max_t(unsigned long, asked, params.base_pages),
-		      params.max_pages);
-	/* Never wait in reclaim: a busy storm is already releasing pages. */
+	/* At least oom_pages, at most oom_max_pages (balloon pages). */
+	asked = clamp_t(unsigned long, asked, params.base_pages,
+			max(params.base_pages, params.max_pages));
+	/*
+	 * Never wait in reclaim: a busy storm is already releasing pages,
+	 * vb_leak() only trylocks vb->lock and polls the host.
+	 */
 	if (!mutex_trylock(&vb->storm_lock))
 		return SHRINK_STOP;
-	if (vb_storm_armed(vb))
+	if (vb_reclaim_allowed(vb))
 		got = vb_oom_release(vb, asked, ktime_get_ns(), false);
 	mutex_unlock(&vb->storm_lock);
 
@@ -115,6 +139,7 @@ static unsigned long vb_reclaim_scan(struct shrinker *s,
 	return got / VB_PAGES_PER_PAGE;
 }
 
+/* Register the OOM notifier and storm reclaim; undone by unregister. */
 int vb_oom_register(struct vballoon *vb)
 {
 	int err;
@@ -128,15 +153,22 @@ int vb_oom_register(struct vballoon *vb)
 	vb->oom_nb.notifier_call = vb_oom_notify;
 	vb->oom_nb.priority = VB_OOM_PRIORITY;
 	err = register_oom_notifier(&vb->oom_nb);
-	if (err)
+	if (err) {
 		vb_shrinker_destroy(vb->shrinker);
-	return err;
+		vb->shrinker = NULL;
+		return err;
+	}
+	vb->oom_registered = true;
+	return 0;
 }
 
+/* Idempotent: freeze, a failed restore and remove may all call it. */
 void vb_oom_unregister(struct vballoon *vb)
 {
-	if (!vb->deflate_on_oom)
-		return;
-	unregister_oom_notifier(&vb->oom_nb);
-	vb_shrinker_destroy(vb->shrinker);
+	if (vb->oom_registered)
+		unregister_oom_notifier(&vb->oom_nb);
+	vb->oom_registered = false;
+	if (vb->shrinker)
+		vb_shrinker_destroy(vb->shrinker);
+	vb->shrinker = NULL;
 }

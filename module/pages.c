@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Moving pages between the guest and the balloon, towards the host's
- * target. Pages are allocated before vb->lock is taken and freed after it is
- * dropped, because the OOM notifier takes vb->lock.
+ * target. Pages are allocated before any lock is taken and freed after
+ * vb->lock is dropped, and nothing waits for the host under vb->lock,
+ * because the OOM notifier takes it.
  */
 #include <linux/jiffies.h>
 #include <linux/mm.h>
-#include <linux/scatterlist.h>
 #include <linux/virtio_config.h>
 
+#include "compat.h"
 #include "vballoon.h"
 #include "vballoon_trace.h"
 
@@ -30,48 +31,32 @@ u32 vb_target_pages(struct vballoon *vb)
 	return num_pages;
 }
 
-void vb_update_actual(struct vballoon *vb)
+/*
+ * Tell the host the balloon's size. Only the worker writes config space,
+ * with no lock held: on some transports the write allocates.
+ */
+void vb_tell_actual(struct vballoon *vb)
 {
 	u32 actual = READ_ONCE(vb->num_pages);
 
+	if (actual == vb->actual_told || vb_dead(vb))
+		return;
 	virtio_cwrite_le(vb->vdev, struct virtio_balloon_config, actual,
 			 &actual);
+	vb->actual_told = actual;
 }
 
-/* Put one guest page's PFNs (in balloon page units) at vb->pfns[idx]. */
-void vb_set_pfns(struct vballoon *vb, unsigned int idx, struct page *page)
+unsigned long vb_holdoff_left(struct vballoon *vb)
 {
-	unsigned long pfn = page_to_pfn(page) * VB_PAGES_PER_PAGE;
-	unsigned int i;
+	u64 now = get_jiffies_64(), until = READ_ONCE(vb->holdoff_until);
 
-	for (i = 0; i < VB_PAGES_PER_PAGE; i++)
-		vb->pfns[idx + i] = cpu_to_virtio32(vb->vdev, pfn + i);
+	return time_before64(now, until) ? (unsigned long)(until - now) : 0;
 }
 
-/*
- * Send n PFNs and wait for the host to take them. A broken device (for
- * example one being unplugged) never answers: stop waiting then.
- */
-void vb_tell_host(struct vballoon *vb, struct virtqueue *vq, unsigned int n)
+void vb_start_holdoff(struct vballoon *vb)
 {
-	struct scatterlist sg;
-	unsigned int len;
-
-	sg_init_one(&sg, vb->pfns, sizeof(vb->pfns[0]) * n);
-	/* One descriptor, no indirect table: this never allocates. */
-	if (virtqueue_add_outbuf(vq, &sg, 1, vb, GFP_NOWAIT | __GFP_NOWARN)) {
-		dev_warn_ratelimited(&vb->vdev->dev, "%s: cannot queue PFNs\n",
-				     vq->name);
-		return;
-	}
-	virtqueue_kick(vq);
-	wait_event(vb->acked,
-		   virtqueue_get_buf(vq, &len) || virtqueue_is_broken(vq));
-}
-
-bool vb_holdoff_active(struct vballoon *vb)
-{
-	return time_before(jiffies, READ_ONCE(vb->holdoff_until));
+	WRITE_ONCE(vb->holdoff_until,
+		   get_jiffies_64() + msecs_to_jiffies(vb_holdoff_ms()));
 }
 
 static void vb_free_list(struct list_head *pages)
@@ -99,35 +84,45 @@ static unsigned int vb_alloc_list(struct list_head *pages, unsigned int want)
 	return got;
 }
 
-/* Inflate by up to want (<= VB_PFN_BATCH) pages; returns pages added. */
-unsigned int vb_inflate(struct vballoon *vb, unsigned int want)
+/*
+ * Pages the host may still act on wait for the reset in vb_empty(); they
+ * are accounted as balloon pages until then.
+ */
+static void vb_quarantine(struct vballoon *vb, struct list_head *pages)
 {
-	unsigned int got, n = 0;
+	mutex_lock(&vb->lock);
+	list_splice_init(pages, &vb->quarantine);
+	mutex_unlock(&vb->lock);
+}
+
+/* Inflate by up to want pages; returns pages added. Under work_lock. */
+static unsigned int vb_inflate(struct vballoon *vb, unsigned int want)
+{
+	unsigned int n;
 	struct page *page;
 	LIST_HEAD(pages);
 
-	got = vb_alloc_list(&pages, min_t(unsigned int, want, VB_PFN_BATCH));
-	if (!got)
+	if (!vb_alloc_list(&pages, min(want, vb->batch_pfns)))
 		return 0;
-
-	mutex_lock(&vb->lock);
-	/* An OOM leak may have happened while we were allocating. */
-	if (vb_holdoff_active(vb)) {
-		mutex_unlock(&vb->lock);
+	/* An OOM release may have happened while we were allocating. */
+	if (vb_holdoff_left(vb)) {
 		vb_free_list(&pages);
 		return 0;
 	}
-	list_for_each_entry(page, &pages, lru) {
-		vb_set_pfns(vb, n, page);
-		if (!vb->deflate_on_oom)
+	if (!vb->deflate_on_oom)
+		list_for_each_entry(page, &pages, lru)
 			adjust_managed_page_count(page, -1);
-		n += VB_PAGES_PER_PAGE;
+	n = vb_fill_batch(vb, &vb->work, &pages);
+	if (vb_tell_host(vb, vb->inflate_vq, &vb->work, n)) {
+		/* The host may have taken some: never reuse them. */
+		vb_quarantine(vb, &pages);
+		return 0;
 	}
+
+	mutex_lock(&vb->lock);
 	balloon_page_list_enqueue(&vb->b_dev_info, &pages);
-	vb_tell_host(vb, vb->inflate_vq, n);
-	vb->num_pages += n;
-	vb->inflated += n;
-	vb_update_actual(vb);
+	WRITE_ONCE(vb->num_pages, vb->num_pages + n);
+	WRITE_ONCE(vb->inflated, vb->inflated + n);
 	trace_vballoon_inflate(n, vb->num_pages, READ_ONCE(vb->target));
 	mutex_unlock(&vb->lock);
 	return n;
@@ -147,64 +142,158 @@ static void vb_release(struct vballoon *vb, struct list_head *pages)
 }
 
 /*
- * Take up to want (<= VB_PFN_BATCH) pages out of the balloon and tell the
- * host; called with vb->lock held. The pages are left on *pages.
+ * Take up to want pages (rounded up to whole guest pages, at most one
+ * batch) out of the balloon onto *pages; returns the count in balloon
+ * pages. Under vb->lock.
  */
-static unsigned int vb_deflate_locked(struct vballoon *vb, unsigned int want,
-				      struct list_head *pages)
+static unsigned int vb_take_locked(struct vballoon *vb, unsigned int want,
+				   struct list_head *pages)
 {
-	unsigned int got, n = 0;
-	struct page *page;
+	unsigned int n;
 
-	want = min3(want, vb->num_pages, (unsigned int)VB_PFN_BATCH);
-	got = balloon_page_list_dequeue(&vb->b_dev_info, pages,
-					want / VB_PAGES_PER_PAGE);
-	if (!got)
-		return 0;
-	list_for_each_entry(page, pages, lru) {
-		vb_set_pfns(vb, n, page);
-		n += VB_PAGES_PER_PAGE;
-	}
-	vb_tell_host(vb, vb->deflate_vq, n);
-	vb->num_pages -= n;
-	vb->deflated += n;
-	vb_update_actual(vb);
+	want = min3(want, vb->num_pages, vb->batch_pfns);
+	n = balloon_page_list_dequeue(&vb->b_dev_info, pages,
+				      DIV_ROUND_UP(want, VB_PAGES_PER_PAGE));
+	n *= VB_PAGES_PER_PAGE;
+	WRITE_ONCE(vb->num_pages, vb->num_pages - n);
+	WRITE_ONCE(vb->deflated, vb->deflated + n);
 	return n;
 }
 
-/* Deflate by up to want pages towards the target; returns pages removed. */
-unsigned int vb_deflate(struct vballoon *vb, unsigned int want)
+/* A deflate the host did not take: reuse is safe unless it must know. */
+static void vb_release_untold(struct vballoon *vb, struct list_head *pages)
+{
+	if (vb->must_tell)
+		vb_quarantine(vb, pages);
+	else
+		vb_release(vb, pages);
+}
+
+/*
+ * Deflate one batch towards target; returns pages removed. Under
+ * work_lock. The level is read under vb->lock, so an OOM release that
+ * happened meanwhile is never deflated twice.
+ */
+static unsigned int vb_deflate_to(struct vballoon *vb, unsigned int target)
+{
+	unsigned int n = 0;
+	LIST_HEAD(pages);
+
+	mutex_lock(&vb->lock);
+	if (vb->num_pages > target) {
+		n = vb_take_locked(vb, vb->num_pages - target, &pages);
+		if (n)
+			trace_vballoon_deflate(n, vb->num_pages,
+					       READ_ONCE(vb->target));
+	}
+	mutex_unlock(&vb->lock);
+	if (!n)
+		return 0;
+	vb_fill_batch(vb, &vb->work, &pages);
+	if (vb_tell_host(vb, vb->deflate_vq, &vb->work, n))
+		vb_release_untold(vb, &pages);
+	else
+		vb_release(vb, &pages);
+	return n;
+}
+
+/* Put pages the host was never told about back into the balloon. */
+static void vb_untake(struct vballoon *vb, struct list_head *pages,
+		      unsigned int n)
+{
+	mutex_lock(&vb->lock);
+	balloon_page_list_enqueue(&vb->b_dev_info, pages);
+	WRITE_ONCE(vb->num_pages, vb->num_pages + n);
+	WRITE_ONCE(vb->deflated, vb->deflated - n);
+	mutex_unlock(&vb->lock);
+}
+
+/*
+ * One OOM or reclaim release of up to one batch, without sleeping on the
+ * host: the batch is polled free, and the pages go back at once unless the
+ * host asked to acknowledge deflates first. Under storm_lock.
+ */
+static unsigned int vb_leak_batch(struct vballoon *vb, unsigned int want,
+				  bool reclaim)
 {
 	unsigned int n;
 	LIST_HEAD(pages);
 
-	mutex_lock(&vb->lock);
-	n = vb_deflate_locked(vb, want, &pages);
-	if (n)
-		trace_vballoon_deflate(n, vb->num_pages, READ_ONCE(vb->target));
+	if (vb_poll_host(vb, vb->deflate_vq, &vb->oom))
+		return 0;
+	if (!reclaim)
+		mutex_lock(&vb->lock);
+	else if (!mutex_trylock(&vb->lock))
+		return 0;
+	n = vb_take_locked(vb, want, &pages);
 	mutex_unlock(&vb->lock);
+	if (!n)
+		return 0;
+
+	vb_fill_batch(vb, &vb->oom, &pages);
+	if (vb_send(vb, vb->deflate_vq, &vb->oom, n)) {
+		/* Nothing or part went out: keep the pages in the balloon. */
+		if (vb_poll_host(vb, vb->deflate_vq, &vb->oom) == 0 &&
+		    !vb_dead(vb)) {
+			vb_untake(vb, &pages, n);
+			return 0;
+		}
+		vb_release_untold(vb, &pages);
+		return vb->must_tell ? 0 : n;
+	}
+	if (vb->must_tell && vb_poll_host(vb, vb->deflate_vq, &vb->oom)) {
+		vb_quarantine(vb, &pages);
+		return 0;
+	}
 	vb_release(vb, &pages);
 	return n;
 }
 
-/* Leak up to want pages for the OOM notifier, in as many batches as needed. */
-unsigned int vb_leak(struct vballoon *vb, unsigned int want)
+/*
+ * Give up to want pages back for the OOM notifier or storm reclaim, in as
+ * many batches as needed; returns pages released.
+ */
+unsigned int vb_leak(struct vballoon *vb, unsigned int want, bool reclaim)
 {
 	unsigned int n, total = 0;
-	LIST_HEAD(leaked);
-	LIST_HEAD(batch);
 
-	mutex_lock(&vb->lock);
 	while (total < want) {
-		n = vb_deflate_locked(vb, want - total, &batch);
+		n = vb_leak_batch(vb, want - total, reclaim);
 		if (!n)
 			break;
 		total += n;
-		list_splice_init(&batch, &leaked);
 	}
-	mutex_unlock(&vb->lock);
-	vb_release(vb, &leaked);
 	return total;
+}
+
+/*
+ * Give every page back, telling the host while it answers; then, after a
+ * reset, free what it could not be told about. Under work_lock, with the
+ * OOM notifier and the worker stopped.
+ */
+void vb_empty(struct vballoon *vb)
+{
+	LIST_HEAD(pages);
+
+	while (READ_ONCE(vb->num_pages) && !vb_dead(vb)) {
+		/* Pages isolated for migration come back shortly. */
+		if (!vb_deflate_to(vb, 0))
+			schedule_timeout_uninterruptible(1);
+	}
+	vb_tell_actual(vb);
+	virtio_reset_device(vb->vdev);
+
+	mutex_lock(&vb->lock);
+	while (vb->num_pages) {
+		if (!vb_take_locked(vb, vb->num_pages, &pages)) {
+			mutex_unlock(&vb->lock);
+			schedule_timeout_uninterruptible(1);
+			mutex_lock(&vb->lock);
+		}
+	}
+	list_splice_init(&vb->quarantine, &pages);
+	mutex_unlock(&vb->lock);
+	vb_release(vb, &pages);
 }
 
 /* Exponential back-off after failed allocations, reset by a full batch. */
@@ -214,52 +303,32 @@ static unsigned int vb_next_retry_ms(struct vballoon *vb)
 	return vb->retry_ms;
 }
 
-/*
- * Run the resize work after delay. replace moves an already pending run (a
- * new target must not wait out a back-off); otherwise a pending run stays,
- * and finds any hold-off itself.
- */
-void vb_schedule_resize(struct vballoon *vb, unsigned long delay, bool replace)
+/* Run the resize work after delay, moving any pending run; not stopped. */
+void vb_schedule_resize(struct vballoon *vb, unsigned long delay)
 {
 	unsigned long flags;
 
 	spin_lock_irqsave(&vb->stop_lock, flags);
-	if (!vb->stopped) {
-		if (replace)
-			mod_delayed_work(system_freezable_wq, &vb->resize_work,
-					 delay);
-		else
-			queue_delayed_work(system_freezable_wq,
-					   &vb->resize_work, delay);
-	}
+	if (!vb->stopped)
+		mod_delayed_work(system_freezable_wq, &vb->resize_work, delay);
 	spin_unlock_irqrestore(&vb->stop_lock, flags);
 }
 
-/* One step towards the target; returns false when nothing more to do now. */
-static bool vb_resize_step(struct vballoon *vb, unsigned long *delay)
+/* Inflate one batch; on a shortfall, set how long to wait. */
+static bool vb_grow(struct vballoon *vb, unsigned int want,
+		    unsigned long *delay)
 {
-	u32 target = vb_target_pages(vb);
-	unsigned int cur = READ_ONCE(vb->num_pages), want, done;
+	unsigned int done;
 
-	if (target == cur)
-		return false;
-	if (target < cur)
-		return vb_deflate(vb, cur - target) != 0;
-
-	if (vb_holdoff_active(vb)) {
-		*delay = READ_ONCE(vb->holdoff_until) - jiffies;
-		return false;
-	}
-	want = min_t(unsigned int, target - cur, VB_PFN_BATCH);
+	want = min(want, vb->batch_pfns);
 	done = vb_inflate(vb, want);
 	if (done == want) {
 		vb->retry_ms = 0;
 		return true;
 	}
-	if (vb_holdoff_active(vb)) {
-		*delay = READ_ONCE(vb->holdoff_until) - jiffies;
+	*delay = vb_holdoff_left(vb);
+	if (*delay || vb_dead(vb))
 		return false;
-	}
 	*delay = msecs_to_jiffies(vb_next_retry_ms(vb));
 	dev_info_ratelimited(&vb->vdev->dev,
 			     "out of memory for the balloon: %u of %u pages, retry in %u ms\n",
@@ -267,20 +336,48 @@ static bool vb_resize_step(struct vballoon *vb, unsigned long *delay)
 	return false;
 }
 
+/*
+ * One step towards the target. Returns true to go on at once; otherwise
+ * *delay is when to try again (0: nothing left to do).
+ */
+static bool vb_resize_step(struct vballoon *vb, unsigned long *delay)
+{
+	u32 target = vb_target_pages(vb);
+	unsigned int cur = READ_ONCE(vb->num_pages);
+
+	*delay = 0;
+	if (vb_dead(vb) || target == cur)
+		return false;
+	if (target < cur) {
+		if (vb_deflate_to(vb, target))
+			return true;
+		/* Only pages isolated for migration are left: retry soon. */
+		*delay = READ_ONCE(vb->num_pages) > target ? 1 : 0;
+		return false;
+	}
+	*delay = vb_holdoff_left(vb);
+	if (*delay)
+		return false;
+	return vb_grow(vb, target - cur, delay);
+}
+
 void vb_resize_work(struct work_struct *work)
 {
 	struct vballoon *vb = container_of(to_delayed_work(work),
 					   struct vballoon, resize_work);
-	unsigned long delay = 0;
 	unsigned int batches = 0;
+	unsigned long delay;
 	bool more;
 
+	mutex_lock(&vb->work_lock);
 	do {
 		more = vb_resize_step(vb, &delay);
+		vb_tell_actual(vb);
 		cond_resched();
 	} while (more && ++batches < VB_BATCHES_PER_RUN &&
 		 !READ_ONCE(vb->stopped));
+	mutex_unlock(&vb->work_lock);
 
 	if (more || delay)
-		vb_schedule_resize(vb, delay, true);
+		vb_schedule_resize(vb, more ? 0 : delay);
 }

@@ -15,36 +15,94 @@ static void vb_stat(struct vballoon *vb, unsigned int idx, u16 tag, u64 val)
 	vb->stats[idx].val = cpu_to_virtio64(vb->vdev, val);
 }
 
-/* Fill vb->stats with the 6.1 tag set; returns the number of entries. */
-static unsigned int vb_stats_fill(struct vballoon *vb)
+/* The tags 6.12 added; older uapi headers lack them. */
+#ifndef VIRTIO_BALLOON_S_OOM_KILL
+#define VIRTIO_BALLOON_S_OOM_KILL	10
+#endif
+#ifndef VIRTIO_BALLOON_S_ALLOC_STALL
+#define VIRTIO_BALLOON_S_ALLOC_STALL	11
+#endif
+#ifndef VIRTIO_BALLOON_S_ASYNC_SCAN
+#define VIRTIO_BALLOON_S_ASYNC_SCAN	12
+#endif
+#ifndef VIRTIO_BALLOON_S_DIRECT_SCAN
+#define VIRTIO_BALLOON_S_DIRECT_SCAN	13
+#endif
+#ifndef VIRTIO_BALLOON_S_ASYNC_RECLAIM
+#define VIRTIO_BALLOON_S_ASYNC_RECLAIM	14
+#endif
+#ifndef VIRTIO_BALLOON_S_DIRECT_RECLAIM
+#define VIRTIO_BALLOON_S_DIRECT_RECLAIM	15
+#endif
+
+static u64 vb_bytes(unsigned long pages)
+{
+	return (u64)pages << PAGE_SHIFT;
+}
+
+#ifdef CONFIG_VM_EVENT_COUNTERS
+/* Allocation stalls of every zone type, one count as upstream sends. */
+static unsigned long vb_alloc_stalls(const unsigned long *events)
+{
+	unsigned long stalls = 0;
+	unsigned int z;
+
+	for (z = 0; z < MAX_NR_ZONES; z++)
+		stalls += events[ALLOCSTALL_NORMAL - ZONE_NORMAL + z];
+	return stalls;
+}
+
+/* Event counters: swap and scan/reclaim in bytes, the rest as counts. */
+static unsigned int vb_stats_events(struct vballoon *vb, unsigned int n)
 {
 	unsigned long events[NR_VM_EVENT_ITEMS];
-	unsigned int n = 0;
-	struct sysinfo i;
-	long caches;
 
 	all_vm_events(events);
-	si_meminfo(&i);
-	caches = global_node_page_state(NR_FILE_PAGES);
-
-	vb_stat(vb, n++, VIRTIO_BALLOON_S_SWAP_IN,
-		(u64)events[PSWPIN] << PAGE_SHIFT);
-	vb_stat(vb, n++, VIRTIO_BALLOON_S_SWAP_OUT,
-		(u64)events[PSWPOUT] << PAGE_SHIFT);
+	vb_stat(vb, n++, VIRTIO_BALLOON_S_SWAP_IN, vb_bytes(events[PSWPIN]));
+	vb_stat(vb, n++, VIRTIO_BALLOON_S_SWAP_OUT, vb_bytes(events[PSWPOUT]));
 	vb_stat(vb, n++, VIRTIO_BALLOON_S_MAJFLT, events[PGMAJFAULT]);
 	vb_stat(vb, n++, VIRTIO_BALLOON_S_MINFLT,
 		events[PGFAULT] - events[PGMAJFAULT]);
-	vb_stat(vb, n++, VIRTIO_BALLOON_S_MEMFREE, (u64)i.freeram * i.mem_unit);
-	vb_stat(vb, n++, VIRTIO_BALLOON_S_MEMTOT, (u64)i.totalram * i.mem_unit);
-	vb_stat(vb, n++, VIRTIO_BALLOON_S_AVAIL,
-		(u64)si_mem_available() << PAGE_SHIFT);
-	vb_stat(vb, n++, VIRTIO_BALLOON_S_CACHES, (u64)caches << PAGE_SHIFT);
+	vb_stat(vb, n++, VIRTIO_BALLOON_S_OOM_KILL, events[OOM_KILL]);
+	vb_stat(vb, n++, VIRTIO_BALLOON_S_ALLOC_STALL, vb_alloc_stalls(events));
+	vb_stat(vb, n++, VIRTIO_BALLOON_S_ASYNC_SCAN,
+		vb_bytes(events[PGSCAN_KSWAPD]));
+	vb_stat(vb, n++, VIRTIO_BALLOON_S_DIRECT_SCAN,
+		vb_bytes(events[PGSCAN_DIRECT]));
+	vb_stat(vb, n++, VIRTIO_BALLOON_S_ASYNC_RECLAIM,
+		vb_bytes(events[PGSTEAL_KSWAPD]));
+	vb_stat(vb, n++, VIRTIO_BALLOON_S_DIRECT_RECLAIM,
+		vb_bytes(events[PGSTEAL_DIRECT]));
 #ifdef CONFIG_HUGETLB_PAGE
 	vb_stat(vb, n++, VIRTIO_BALLOON_S_HTLB_PGALLOC,
 		events[HTLB_BUDDY_PGALLOC]);
 	vb_stat(vb, n++, VIRTIO_BALLOON_S_HTLB_PGFAIL,
 		events[HTLB_BUDDY_PGALLOC_FAIL]);
 #endif
+	return n;
+}
+#else
+static unsigned int vb_stats_events(struct vballoon *vb, unsigned int n)
+{
+	return n;
+}
+#endif
+
+/*
+ * Fill vb->stats; returns the number of entries. Hosts skip tags they do
+ * not know (QEMU 7.2 knows 0..9), so the 6.12 tags go on every kernel.
+ */
+static unsigned int vb_stats_fill(struct vballoon *vb)
+{
+	unsigned int n = vb_stats_events(vb, 0);
+	struct sysinfo i;
+
+	si_meminfo(&i);
+	vb_stat(vb, n++, VIRTIO_BALLOON_S_MEMFREE, (u64)i.freeram * i.mem_unit);
+	vb_stat(vb, n++, VIRTIO_BALLOON_S_MEMTOT, (u64)i.totalram * i.mem_unit);
+	vb_stat(vb, n++, VIRTIO_BALLOON_S_AVAIL, vb_bytes(si_mem_available()));
+	vb_stat(vb, n++, VIRTIO_BALLOON_S_CACHES,
+		vb_bytes(global_node_page_state(NR_FILE_PAGES)));
 	return n;
 }
 

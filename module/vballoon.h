@@ -12,24 +12,48 @@
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 
+#include "freemem.h"
 #include "oom_policy.h"
 
 /*
- * PFNs per virtqueue request. QEMU takes any length; 1024 (4 KiB of PFNs)
- * quarters the host round trips of the classic 256 while keeping the time
- * the OOM notifier may wait for the lock short.
+ * PFNs per virtqueue element: 256 is what hosts are tested against
+ * (Firecracker skips longer elements and never returns them). A batch of
+ * up to four elements goes out with one kick, which quarters the round
+ * trips of the classic one element per kick.
  */
-#define VB_PFN_BATCH		1024
+#define VB_PFNS_PER_ELEM	256
+#define VB_ELEMS_PER_KICK	4
+#define VB_PFN_BATCH		(VB_PFNS_PER_ELEM * VB_ELEMS_PER_KICK)
 #define VB_PAGES_PER_PAGE	(PAGE_SIZE >> VIRTIO_BALLOON_PFN_SHIFT)
-#define VB_NR_STATS		10	/* the 6.1 tag set: 0..9 */
+#define VB_NR_STATS		16	/* tags 0..15, the 6.12 set */
 #define VB_OOM_PRIORITY		80	/* as in the original 2014 patch */
 
+/* PFNs the host reads; an element stays busy until the host returns it. */
+struct vb_batch {
+	__virtio32 pfns[VB_PFN_BATCH];
+	bool busy[VB_ELEMS_PER_KICK];
+};
+
+/*
+ * Locks, outermost first; none is held while waiting for the host.
+ *   work_lock   the resize worker, migration and stop: owns batch "work"
+ *   storm_lock  OOM notifier and storm reclaim: owns batch "oom" and the
+ *               storm; reclaim only trylocks it
+ *   lock        the balloon list, num_pages and counters; short sections
+ *               that never allocate, because the OOM notifier takes it
+ *   vq_lock     the inflate and deflate virtqueues (spinlock, irq-safe)
+ */
 struct vballoon {
 	struct virtio_device *vdev;
 	struct virtqueue *inflate_vq;
 	struct virtqueue *deflate_vq;
 	struct virtqueue *stats_vq;	/* NULL without STATS_VQ */
 	wait_queue_head_t acked;
+	spinlock_t vq_lock;
+	unsigned int batch_pfns;	/* PFNs per kick: fits the vq size */
+	bool dead;			/* host stopped answering: no more I/O */
+	bool must_tell;			/* host acks deflates before reuse */
+	bool started;			/* vqs exist (vb_start succeeded) */
 
 	/* Work is only queued while !stopped (stop_lock, taken in irq). */
 	spinlock_t stop_lock;
@@ -38,18 +62,22 @@ struct vballoon {
 	struct work_struct stats_work;
 	unsigned int retry_ms;		/* back-off after a failed allocation */
 
-	/*
-	 * lock serialises the PFN array, the virtqueues and num_pages. The
-	 * OOM notifier takes it, so nothing allocates memory while holding
-	 * it: pages are allocated before and freed after.
-	 */
+	struct mutex work_lock;
+	struct vb_batch work;
+
 	struct mutex lock;
-	__virtio32 *pfns;
 	unsigned int num_pages;		/* pages in the balloon, as told */
 	unsigned int target;		/* host's num_pages, last read */
+	unsigned int actual_told;	/* last "actual" written to config */
 	struct balloon_dev_info b_dev_info;
+	/* Pages the host may still discard: freed only after a reset. */
+	struct list_head quarantine;
 
-	/* Cumulative counters for debugfs (written under lock). */
+	/*
+	 * Cumulative counters for debugfs and sysfs, read with READ_ONCE.
+	 * inflated and deflated are written under lock, oom_* under
+	 * storm_lock.
+	 */
 	u64 inflated;
 	u64 deflated;			/* includes OOM leaks */
 	u64 oom_calls;
@@ -62,33 +90,55 @@ struct vballoon {
 	u64 hint_runs;			/* vballoon_hint events */
 
 	bool deflate_on_oom;
+	bool oom_registered;
 	struct notifier_block oom_nb;
-	struct shrinker *shrinker;	/* storm reclaim (oom.c) */
-	struct mutex storm_lock;	/* oom_storm; taken before lock */
+	struct shrinker *shrinker;	/* storm reclaim (oom.c), or NULL */
+	struct mutex storm_lock;
 	struct vb_oom_storm oom_storm;
-	unsigned long holdoff_until;	/* jiffies; no inflation before */
+	struct vb_batch oom;
+	u64 storm_until_ms;		/* reclaim may take pages until then */
+	unsigned int oom_step;		/* copy of oom_storm.step for readers */
+	u64 holdoff_until;		/* jiffies64; no inflation before */
 
 	struct virtio_balloon_stat stats[VB_NR_STATS];
 	struct dentry *debugfs;
+
+	/* Free memory back to the host and the wakeup source (freemem.h). */
+	struct vb_report report;
+	struct vb_hint hint;
+	struct vb_wake wake;
 };
 
 /* Parameters (main.c). */
 struct vb_oom_params vb_oom_params_now(void);
 unsigned int vb_holdoff_ms(void);
 bool vb_oom_reclaim_enabled(void);
+unsigned int vb_report_order(void);
+
+/* host.c: telling the host, never trusting it to answer. */
+void vb_set_pfns(struct vballoon *vb, struct vb_batch *b, unsigned int idx,
+		 struct page *page);
+unsigned int vb_fill_batch(struct vballoon *vb, struct vb_batch *b,
+			   struct list_head *pages);
+bool vb_dead(struct vballoon *vb);
+void vb_reap(struct vballoon *vb, struct virtqueue *vq);
+void vb_give_up(struct vballoon *vb, const char *why);
+int vb_send(struct vballoon *vb, struct virtqueue *vq, struct vb_batch *b,
+	    unsigned int n);
+int vb_wait_host(struct vballoon *vb, struct virtqueue *vq, struct vb_batch *b);
+int vb_poll_host(struct vballoon *vb, struct virtqueue *vq, struct vb_batch *b);
+int vb_tell_host(struct vballoon *vb, struct virtqueue *vq, struct vb_batch *b,
+		 unsigned int n);
 
 /* pages.c: moving pages between the guest and the balloon. */
 u32 vb_target_pages(struct vballoon *vb);
-void vb_update_actual(struct vballoon *vb);
-unsigned int vb_inflate(struct vballoon *vb, unsigned int want);
-unsigned int vb_deflate(struct vballoon *vb, unsigned int want);
-unsigned int vb_leak(struct vballoon *vb, unsigned int want);
-void vb_set_pfns(struct vballoon *vb, unsigned int idx, struct page *page);
-void vb_tell_host(struct vballoon *vb, struct virtqueue *vq, unsigned int n);
-bool vb_holdoff_active(struct vballoon *vb);
+void vb_tell_actual(struct vballoon *vb);
+unsigned int vb_leak(struct vballoon *vb, unsigned int want, bool reclaim);
+unsigned long vb_holdoff_left(struct vballoon *vb);
+void vb_start_holdoff(struct vballoon *vb);
+void vb_empty(struct vballoon *vb);
 void vb_resize_work(struct work_struct *work);
-void vb_schedule_resize(struct vballoon *vb, unsigned long delay,
-			bool replace);
+void vb_schedule_resize(struct vballoon *vb, unsigned long delay);
 
 /* oom.c */
 int vb_oom_register(struct vballoon *vb);

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Give a module a .BTF section when Kbuild could not (Debian's 6.1 headers
 # ship no vmlinux). tp_btf programs and CO-RE need it.
-# Usage: add-module-btf.sh MODULE.ko BASE_BTF
+# Usage: add-module-btf.sh MODULE.ko [BASE_BTF]   no BASE_BTF: skip, say so
 set -euo pipefail
-ko=$1 base=$2
+ko=$1 base=${2:-}
 if readelf -S "$ko" | grep -q ' \.BTF '; then
+	exit 0
+fi
+if [ -z "$base" ]; then
+	echo "  BTF     none: no base BTF for this kernel (its vmlinux, or" \
+		"/sys/kernel/btf/vmlinux when it runs); vbtrace will use raw_tp" >&2
 	exit 0
 fi
 if [ ! -r "$base" ]; then

@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 import time
 
-from qmp import QMP
+from qmp import QMP, TIMEOUT_SCALE
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -41,7 +41,7 @@ def kernel_abi(kernel_dir):
 class Guest:
     def __init__(self, kernel_dir, initrd, mem_mib=1024, deflate_on_oom=False,
                  stats_interval=None, name="guest", log_dir=None, append="",
-                 device_props=""):
+                 device_props="", qemu_args=()):
         self.kernel_dir = kernel_dir
         self.abi = kernel_abi(kernel_dir)
         self.initrd = initrd
@@ -50,6 +50,7 @@ class Guest:
         self.stats_interval = stats_interval
         self.append = append
         self.device_props = device_props   # extra virtio-balloon-pci properties
+        self.qemu_args = list(qemu_args)   # extra QEMU options (trace, -global)
         self.log_dir = log_dir or os.path.join(TOP, "build", self.abi, "vm")
         os.makedirs(self.log_dir, exist_ok=True)
         self.console_log = os.path.join(self.log_dir, name + "-console.log")
@@ -82,9 +83,10 @@ class Guest:
             "-serial", "chardev:agent",
             "-qmp", "unix:%s/qmp.sock,server=on,wait=off" % self.sockdir,
             "-device", dev,
-        ]
+        ] + self.qemu_args
 
     def boot(self, timeout=120):
+        timeout *= TIMEOUT_SCALE
         t0 = time.monotonic()
         self.proc = subprocess.Popen(self.qemu_cmd(), stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL,
@@ -179,7 +181,8 @@ class Guest:
 
     def run(self, cmd, timeout=60):
         """Run a shell command in the guest; return (rc, stdout+stderr).
-        The guest kills it after timeout s (rc 137)."""
+        The guest kills it after timeout s (rc 137), scaled by VB_TIMEOUT_SCALE."""
+        timeout *= TIMEOUT_SCALE
         self._seq += 1
         rid = "r%d" % self._seq
         b64 = base64.b64encode(cmd.encode()).decode()
@@ -224,7 +227,7 @@ class Guest:
 
     def bg_wait(self, name, timeout=60):
         out = self.sh("i=0; while [ ! -f /tmp/bg/{n}.rc ] && [ $i -lt {t} ]; do usleep 100000; i=$((i+1)); done; "
-                      "cat /tmp/bg/{n}.rc 2>/dev/null || echo none".format(n=name, t=int(timeout * 10)),
+                      "cat /tmp/bg/{n}.rc 2>/dev/null || echo none".format(n=name, t=int(timeout * TIMEOUT_SCALE * 10)),
                       timeout=timeout + 10)
         rc = out.strip().splitlines()[-1]
         if rc == "none":
@@ -278,7 +281,7 @@ class Guest:
     def wait_actual(self, target_mib, tol_mib=0, timeout=60, settle=0.5):
         """Poll query-balloon until actual is within tol of target and stays
         there for settle s; return actual (MiB)."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * TIMEOUT_SCALE
         since = None
         while True:
             a = self.actual_mib()
@@ -294,7 +297,7 @@ class Guest:
 
     def wait_stable(self, timeout=60, settle=3.0):
         """Poll query-balloon until actual stops changing; return it (MiB)."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * TIMEOUT_SCALE
         last, since = None, time.monotonic()
         while True:
             a = self.actual_mib()

@@ -1,7 +1,11 @@
 """Minimal QMP client (standard library only)."""
 import json
+import os
 import socket
 import time
+
+# Slow guests (KASAN + lockdep kernels) stretch every guest-side wait.
+TIMEOUT_SCALE = float(os.environ.get("VB_TIMEOUT_SCALE") or 1)
 
 
 class QMPError(Exception):
@@ -59,7 +63,7 @@ class QMP:
 
     def wait_event(self, name, timeout=30.0, predicate=None):
         """Return (and consume) the first event called name matching predicate."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * TIMEOUT_SCALE
         while True:
             for i, ev in enumerate(self.events):
                 if ev["event"] == name and (predicate is None or predicate(ev)):

@@ -41,12 +41,54 @@ def inflate_to(g, actual_mib, timeout=120):
     return g.wait_actual(actual_mib, timeout=timeout)
 
 
+def fragment_and_inflate(g, mem_mib, mib, steps=8):
+    """Inflate to mib in steps, with tmpfs files allocated in between and then
+    deleted: balloon pages end up interleaved with free memory, which gives
+    compaction balloon pages to migrate (a fresh guest often has none)."""
+    step = (mem_mib - mib) // steps
+    g.sh("mkdir -p /tmp/frag")
+    for i in range(1, steps + 1):
+        g.sh("dd if=/dev/zero of=/tmp/frag/%d bs=1M count=24 2>/dev/null" % i)
+        inflate_to(g, mem_mib - step * i if i < steps else mib)
+    g.sh("rm -rf /tmp/frag")
+
+
+def reload_cycles(g, mem_mib, n, low_mib):
+    """n times: insmod, inflate to low_mib, rmmod with the pages inside.
+    Every cycle gives back exactly what it took (vmstat, MemTotal, QMP)."""
+    total0 = g.meminfo()["MemTotal"]
+    want = (mem_mib - low_mib) * PAGES_PER_MIB
+    for i in range(n):
+        vs0 = g.vmstat()
+        load_driver(g, "vballoon")
+        inflate_to(g, low_mib)
+        unload_driver(g, "vballoon")
+        vs1 = g.vmstat()
+        assert vs1["balloon_inflate"] - vs0["balloon_inflate"] == want, "cycle %d" % i
+        assert vs1["balloon_deflate"] - vs0["balloon_deflate"] == want, "cycle %d" % i
+        assert g.meminfo()["MemTotal"] == total0, "cycle %d" % i
+        assert g.actual_mib() == mem_mib, "cycle %d" % i
+        g.set_balloon_mib(mem_mib)
+
+
 def run_hog(g, mib, timeout=180):
     """Run the hog; returns dict(rc, ms or None, killed)."""
     rc, out = g.run("hog %d" % mib, timeout=timeout)
     m = HOG_RE.search(out)
     return {"rc": rc, "ms": int(m.group(2)) if m and rc == 0 else None,
             "killed": rc in (137, -9), "out": out}
+
+
+def storm(g, spikes, pressure_mib, hog_mib):
+    """spikes hogs in a row while the host keeps the balloon at pressure_mib
+    (each waits for the re-inflation); returns (before, after, hog results)."""
+    inflate_to(g, pressure_mib)
+    before = snapshot(g)
+    hogs = []
+    for _ in range(spikes):
+        g.wait_actual(pressure_mib, timeout=60)
+        hogs.append(run_hog(g, hog_mib))
+    return before, snapshot(g), hogs
 
 
 def snapshot(g):

@@ -6,6 +6,12 @@ BAD = re.compile("|".join([
     r"list_del corruption", r"list_add corruption", r"[Bb]ad page",
     r"possible circular locking", r"INFO: possible", r"blocked for more than",
     r"Call Trace", r"Kernel panic", r"UBSAN", r"KASAN", r"refcount_t:",
+    # lockdep, kmemleak and allocation reports of the debug kernel
+    r"inconsistent lock state", r"possible recursive locking",
+    r"suspicious RCU usage", r"lock held when returning", r"DEBUG_LOCKS_WARN_ON",
+    r"suspected memory leak", r"unreferenced object", r"kmemleak: Cannot",
+    r"page allocation failure",
+    r"failed to validate module \[\w+\] BTF",
 ]))
 
 # Lines that mention a bad word but are expected when loading a test module.

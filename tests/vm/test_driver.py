@@ -12,6 +12,7 @@ import pytest
 
 from conftest import guest_problems, stop_guest
 from guest import PAGES_PER_MIB
+import scenario as sc
 
 MEM = 1024
 ALL_DRIVERS = ("vballoon", "virtio_balloon")
@@ -192,23 +193,11 @@ def test_guest_stats(loaded, drv):
     assert drift <= 8 << 20, "free memory differs by %d bytes" % drift
 
 
-def fragment_and_inflate(g, mib, steps=8):
-    """Inflate to mib in steps, with tmpfs files allocated in between and then
-    deleted: balloon pages end up interleaved with free memory, which gives
-    compaction balloon pages to migrate (a fresh guest often has none)."""
-    step = (MEM - mib) // steps
-    g.sh("mkdir -p /tmp/frag")
-    for i in range(1, steps + 1):
-        g.sh("dd if=/dev/zero of=/tmp/frag/%d bs=1M count=24 2>/dev/null" % i)
-        inflate_to(g, MEM - step * i if i < steps else mib)
-    g.sh("rm -rf /tmp/frag")
-
-
 def test_compaction(loaded, drv):
     """Compaction with an inflated, interleaved balloon: balloon pages are
     migrated, no splat, balloon level kept."""
     g = loaded
-    fragment_and_inflate(g, 512)
+    sc.fragment_and_inflate(g, MEM, 512)
     vs0, mt0 = g.vmstat(), g.meminfo()["MemTotal"]
     t = time.monotonic()
     g.sh("echo 1 > /proc/sys/vm/compact_memory", timeout=300)

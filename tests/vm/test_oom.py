@@ -136,13 +136,8 @@ def test_oom_storm(gon):
     """20 hogs in a row, the host keeping its target: with no hold-off the
     balloon re-inflates between hogs, so every hog needs a rescue."""
     with driver(gon, params="reinflate_holdoff_ms=0") as g:
-        sc.inflate_to(g, PRESSURE)
-        before = sc.snapshot(g)
-        for i in range(20):
-            g.wait_actual(PRESSURE, timeout=60)
-            r = sc.run_hog(g, HOG)
-            assert r["rc"] == 0, "hog %d: %s" % (i, r)
-        after = sc.snapshot(g)
+        before, after, hogs = sc.storm(g, 20, PRESSURE, HOG)
+        assert [h for h in hogs if h["rc"] != 0] == []
         assert sc.delta(before, after, "oom_kill") == 0
         assert sc.delta(before, after, "oom_calls", "vb") >= 20
         assert (sc.delta(before, after, "balloon_deflate") ==
@@ -219,3 +214,19 @@ def test_reclaim_outside_storm_leaves_balloon(gon):
         assert sc.delta(before, after, "balloon_deflate") == 0
         assert after["vb"]["balloon_pages"] == (MEM - PRESSURE) * PAGES_PER_MIB
         assert g.actual_mib() == PRESSURE
+
+
+def test_drop_caches_in_storm_window_leaves_balloon(gon):
+    """Inside an armed storm only the allocator's own reclaim takes balloon
+    pages: drop_caches, which runs every shrinker, takes none."""
+    params = "oom_window_ms=60000 reinflate_holdoff_ms=600000"
+    with driver(gon, params=params) as g:
+        sc.inflate_to(g, PRESSURE)
+        r = sc.rescue(g, "vballoon", HOG)
+        assert r["rc"] == 0 and r["oom_kill"] == 0, r
+        before = sc.snapshot(g)
+        g.sh("echo 3 > /proc/sys/vm/drop_caches")
+        after = sc.snapshot(g)
+        assert sc.delta(before, after, "balloon_deflate") == 0
+        assert after["vb"]["balloon_pages"] == before["vb"]["balloon_pages"]
+        assert after["vb"]["oom_releases"] == before["vb"]["oom_releases"]

@@ -47,6 +47,16 @@ def test_each_pattern_is_found():
         "WARNING: possible circular locking dependency detected",
         "INFO: possible recursive locking detected",
         "INFO: task kworker/0:1:12 blocked for more than 120 seconds.",
+        # the debug kernel's checkers
+        "BUG: KASAN: slab-use-after-free in vb_fill+0x1/0x2 [vballoon]",
+        "WARNING: inconsistent lock state",
+        "BUG: sleeping function called from invalid context at mm/page_alloc.c:1",
+        "WARNING: suspicious RCU usage",
+        "DEBUG_LOCKS_WARN_ON(1)",
+        "kmemleak: 3 new suspected memory leaks (see /sys/kernel/debug/kmemleak)",
+        "unreferenced object 0xffff888003a0c000 (size 64):",
+        "kworker/0:1: page allocation failure: order:0, mode:0x400dc0",
+        "failed to validate module [vballoon] BTF: -22",
     ]
     for s in samples:
         assert find_splats("[    1.0] " + s + "\n"), s

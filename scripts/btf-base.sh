@@ -1,0 +1,14 @@
+#!/bin/sh
+# Print the base BTF for the kernel whose build tree is KDIR, or nothing
+# when none is at hand. The base must be that kernel's own BTF: the running
+# kernel's /sys/kernel/btf/vmlinux only when KDIR is the running kernel.
+# Usage: btf-base.sh KDIR
+kdir=${1:?usage: btf-base.sh KDIR}
+rel=$(cat "$kdir/include/config/kernel.release" 2>/dev/null)
+if [ -r "$kdir/vmlinux" ]; then
+	echo "$kdir/vmlinux"
+elif [ -n "$rel" ] && [ "$rel" = "$(uname -r)" ] && [ -r /sys/kernel/btf/vmlinux ]; then
+	echo /sys/kernel/btf/vmlinux
+elif [ -n "$rel" ] && [ -r "/usr/lib/debug/boot/vmlinux-$rel" ]; then
+	echo "/usr/lib/debug/boot/vmlinux-$rel"	# Debian's -dbg package
+fi

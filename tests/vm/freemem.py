@@ -1,0 +1,91 @@
+"""Helpers for the free-memory tests (test_freemem.py, test_freehint.py):
+host-side views (QEMU's VmRSS, QMP migration) and the negotiated bits."""
+import time
+
+import scenario as sc
+
+MEM = 1024
+IOTHREAD = ["-object", "iothread,id=io0"]
+REPORT = "free-page-reporting=on"
+HINT = "free-page-hint=on,iothread=io0"
+U64_UNSET = (1 << 64) - 1
+F_STATS_VQ, F_DEFLATE_ON_OOM, F_FREE_PAGE_HINT, F_PAGE_POISON, F_REPORTING = 1, 2, 3, 4, 5
+
+
+# ---- helpers ------------------------------------------------------------------
+
+def balloon_features(g):
+    """Negotiated feature bits of the balloon device (sysfs), as a set."""
+    out = g.sh("for d in /sys/bus/virtio/devices/*; do "
+               "[ \"$(cat $d/device)\" = 0x0005 ] && cat $d/features; done; true").split()
+    assert len(out) == 1, out
+    return {i for i, c in enumerate(out[0]) if c == "1"}
+
+
+def features_with(g, driver):
+    sc.load_driver(g, driver)
+    try:
+        return balloon_features(g)
+    finally:
+        sc.unload_driver(g, driver)
+
+
+def rss_mib(g):
+    """QEMU's resident set: what the host really spends on the guest."""
+    with open("/proc/%d/status" % g.proc.pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def vb_stat(g, key):
+    return g.vb_stats()[key]
+
+
+def wait_for(pred, timeout, step=0.5, what="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        time.sleep(step)
+
+
+def migrate(g, max_bw=None):
+    """Start a migration to nowhere; max_bw (bytes/s) keeps it running."""
+    if max_bw is not None:
+        g.qmp.execute("migrate-set-parameters", **{"max-bandwidth": max_bw})
+    g.qmp.execute("migrate", uri="exec:cat > /dev/null")
+
+
+def migrate_status(g):
+    return g.qmp.execute("query-migrate")
+
+
+def finish_migration(g, timeout=300):
+    """Wait for the migration to end, resume the guest (a completed
+    migration leaves the source paused); return query-migrate."""
+    m = wait_for(lambda: (lambda s: s if s.get("status") in ("completed", "failed", "cancelled")
+                          else None)(migrate_status(g)), timeout, what="migration end")
+    if m["status"] == "completed":
+        g.qmp.execute("cont")
+    return m
+
+
+def cancel_migration(g, bw):
+    g.qmp.execute("migrate_cancel")
+    finish_migration(g, timeout=60)
+    g.qmp.execute("migrate-set-parameters", **{"max-bandwidth": bw})
+
+
+def default_bw(g):
+    return g.qmp.execute("query-migrate-parameters")["max-bandwidth"]
+
+
+def spike(g, mib):
+    """A process touches mib and exits: that memory is free again."""
+    r = sc.run_hog(g, mib, timeout=240)
+    assert r["rc"] == 0, r
