@@ -28,21 +28,34 @@ def fm(boot_guest, build_dir):
     stop_guest(g)
 
 
+def quiesce(g, quiet_s=5, timeout=60):
+    """Wait until page reporting is idle (its work runs 2 s after pages
+    are freed): no batch for quiet_s. Returns the sysfs counters then."""
+    t_end = time.monotonic() + timeout
+    last = sysfs(g)
+    while time.monotonic() < t_end:
+        time.sleep(quiet_s)
+        now = sysfs(g)
+        if now["report_batches"] == last["report_batches"]:
+            return now
+        last = now
+    raise AssertionError("page reporting did not go idle in %d s" % timeout)
+
+
 def test_report_records_equal_driver_counters(fm):
     """After a freed spike, the report records' pages (batches the host
     took) add up to the driver's reported_pages delta, and the summary,
     --expect and the histogram agree."""
     g = fm
     spike(g, 64)
-    time.sleep(3)
+    quiesce(g)
     st0 = sysfs(g)
     start_tracer(g, "r1", "-j -H -e report -x 'report_pages>=%d'" % (100 * PAGES_PER_MIB))
     spike(g, 300)
     wait_for(lambda: sysfs(g)["reported_pages"] - st0["reported_pages"] >= 150 * PAGES_PER_MIB,
              60, what="150 MiB reported")
-    time.sleep(5)       # page reporting's 2 s delay, then the last batches
+    st1 = quiesce(g)
     rc, out = g.bg_stop("r1", "INT")
-    st1 = sysfs(g)
     recs = records(out)
     assert rc == 0, out
     check_schema(recs)
@@ -51,7 +64,7 @@ def test_report_records_equal_driver_counters(fm):
     # -H: the histogram records follow the summary.
     s = [r for r in recs if r["type"] == "summary"][0]
     d_pages = st1["reported_pages"] - st0["reported_pages"]
-    assert sum(r["pages"] for r in ok) == s["pages"]["report"] == d_pages
+    assert sum(r["pages"] for r in ok) == s["pages"]["report"] == d_pages, out
     assert len(ok) == st1["report_batches"] - st0["report_batches"]
     assert len(reps) == s["counts"]["report"] and s["lost"] == 0
     assert all(r["entries"] > 0 and r["ns"] > 0 for r in ok)
