@@ -166,7 +166,8 @@ static __always_inline void on_report(unsigned int pages,
 {
 	struct vb_event *e;
 
-	account(VB_REPORT, pages);
+	/* Pages count only when the host took them, as the driver counts. */
+	account(VB_REPORT, err ? 0 : pages);
 	account_ns(VB_HIST_REPORT, ns);
 	e = reserve(VB_REPORT);
 	if (!e)

@@ -54,7 +54,8 @@ count "e2e $series" "$build/e2e-$series.xml"
 if [ "$series" = 6.1 ]; then
 	if make --no-print-directory guest-module KSERIES=6.12; then
 		VB_KSERIES=6.12 scripts/run-e2e.sh "$build/e2e-6.12.xml" \
-			test_driver.py test_oom.py test_vbtrace.py test_robust.py
+			test_driver.py test_oom.py test_vbtrace.py test_vbtrace_freemem.py \
+			test_robust.py
 	fi
 	count "e2e 6.12" "$build/e2e-6.12.xml"
 fi

@@ -35,6 +35,8 @@ void fmt_rfc3339(char *buf, size_t len, unsigned long long wall_ns)
 
 /* Every field of vb_totals is a u64 counter: treat it as an array. */
 #define TOTALS_WORDS (sizeof(struct vb_totals) / sizeof(unsigned long long))
+_Static_assert(sizeof(struct vb_totals) % sizeof(unsigned long long) == 0,
+	       "vb_totals holds u64 counters only");
 
 void totals_sub(const struct vb_totals *a, const struct vb_totals *b,
 		struct vb_totals *out)

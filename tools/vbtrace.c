@@ -30,17 +30,22 @@
 #define MODULE_BTF "/sys/kernel/btf/vballoon"
 
 enum { EXIT_OK, EXIT_EXPECT, EXIT_USAGE, EXIT_ENV };
-enum { OPT_STATS = 1000, OPT_PROM };
+enum { OPT_STATS = 1000, OPT_PROM, OPT_OOM_HOOK };
+
+/* How the OOM kill program attaches, best first. */
+enum oom_hook { HOOK_FENTRY, HOOK_KPROBE, HOOK_NONE };
+static const char *const hook_names[] = { "fentry", "kprobe", NULL };
 
 static struct env {
 	bool json, quiet, verbose, stats, hist;
 	double duration, interval;
 	const char *prom;
 	unsigned int mask;
+	enum oom_hook first_hook;	/* --oom-hook: where to start trying */
 	struct vb_expect expect[VB_MAX_EXPECT];
 	int nexpect;
 	/* Raw values, checked at the end so that -j may come last. */
-	const char *duration_arg, *interval_arg, *events_arg;
+	const char *duration_arg, *interval_arg, *events_arg, *hook_arg;
 	const char *expect_arg[VB_MAX_EXPECT];
 } env = { .mask = VB_ALL_EVENTS };
 
@@ -77,6 +82,7 @@ static const struct argp_option opts[] = {
 	{ "quiet", 'q', NULL, 0, "No per-event lines; intervals and summary only", 0 },
 	{ "hist", 'H', NULL, 0, "Log2 histograms of OOM release, report and hint times at exit", 0 },
 	{ "prom", OPT_PROM, "FILE", 0, "Keep a Prometheus textfile, rewritten every interval (default 15 s)", 0 },
+	{ "oom-hook", OPT_OOM_HOOK, "HOOK", 0, "OOM kill hook: auto (default: fentry, else kprobe), fentry, kprobe or none", 0 },
 	{ "stats", OPT_STATS, NULL, 0, "Measure BPF run time (turns on kernel-wide BPF stats while running)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf debug output", 0 },
 	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show this help", 0 },
@@ -129,6 +135,23 @@ static void on_usage_exit(int status, void *arg)
 			  now_ns(CLOCK_REALTIME));
 }
 
+/* "auto" tries fentry, then kprobe; a named hook is tried alone. */
+static int parse_hook(const char *s)
+{
+	static const char *const names[] = { "fentry", "kprobe", "none" };
+	unsigned int i;
+
+	if (!strcmp(s, "auto"))
+		return 0;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcmp(s, names[i])) {
+			env.first_hook = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 static void validate(struct argp_state *state)
 {
 	int i;
@@ -147,6 +170,9 @@ static void validate(struct argp_state *state)
 				    env.expect_arg[i]);
 	if (env.prom && !*env.prom)
 		usage_error(state, "--prom file", env.prom);
+	if (env.hook_arg && parse_hook(env.hook_arg))
+		usage_error(state, "--oom-hook (want auto, fentry, kprobe or none)",
+			    env.hook_arg);
 }
 
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
@@ -169,6 +195,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_PROM:
 		env.prom = arg;
+		break;
+	case OPT_OOM_HOOK:
+		env.hook_arg = arg;
 		break;
 	case 'd':
 		env.duration_arg = arg;
@@ -276,10 +305,6 @@ static int check_env(void)
 	return 0;
 }
 
-/* How the OOM kill program attaches, best first. */
-enum oom_hook { HOOK_FENTRY, HOOK_KPROBE, HOOK_NONE };
-static const char *const hook_names[] = { "fentry", "kprobe", NULL };
-
 struct load_info {
 	const char *mode;		/* "tp_btf" or "raw_tp" */
 	enum oom_hook hook;
@@ -334,8 +359,13 @@ static int load_hooks(struct vbtrace_bpf **skel, bool btf,
 	size_t n = 0;
 	int err = 0;
 
-	li->oom_reason[0] = '\0';
-	for (li->hook = HOOK_FENTRY; li->hook <= HOOK_NONE; li->hook++) {
+	snprintf(li->oom_reason, sizeof(li->oom_reason), "%s",
+		 env.first_hook == HOOK_NONE ? "--oom-hook none" : "");
+	for (li->hook = env.first_hook; li->hook <= HOOK_NONE; li->hook++) {
+		/* A hook named by --oom-hook is tried alone. */
+		if (env.hook_arg && li->hook != env.first_hook &&
+		    li->hook != HOOK_NONE)
+			continue;
 		first_warn[0] = '\0';
 		err = open_load(skel, btf, li->hook);
 		if (!err)
@@ -363,8 +393,10 @@ static int load(struct vbtrace_bpf **skel, struct load_info *li)
 			libbpf_hush = false;
 			return 0;
 		}
+		/* Listing module BTF objects takes CAP_SYS_ADMIN. */
 		snprintf(li->mode_reason, sizeof(li->mode_reason),
-			 "tp_btf failed: %s (%s)", strerror(-err), first_warn);
+			 "tp_btf failed: %s (%s)%s", strerror(-err), first_warn,
+			 err == -EPERM ? ", module BTF needs CAP_SYS_ADMIN" : "");
 	} else {
 		snprintf(li->mode_reason, sizeof(li->mode_reason),
 			 "no module BTF (%s): %s", MODULE_BTF, strerror(errno));
@@ -425,10 +457,10 @@ static int attach(struct vbtrace_bpf *skel, struct links *ls,
 			 "attaching %s: %s", hook_names[li->hook], strerror(-err));
 		li->hook = HOOK_NONE;
 	}
-	if (li->hook == HOOK_NONE)
+	if (li->hook == HOOK_NONE && env.first_hook != HOOK_NONE)
 		fprintf(stderr, "vbtrace: warning: OOM kills not traced (%s)\n",
 			li->oom_reason);
-	else if (li->hook != HOOK_FENTRY)
+	else if (li->hook != HOOK_NONE && li->oom_reason[0])
 		fprintf(stderr, "vbtrace: warning: OOM kills by %s (%s)\n",
 			hook_names[li->hook], li->oom_reason);
 	return 0;

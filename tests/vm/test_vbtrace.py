@@ -555,3 +555,33 @@ def test_prom_textfile(doom, tmp_path):
     assert prom_value(lines, "vballoon_oom_release_seconds_count") == d["oom_releases"]
     assert prom_value(lines, 'vballoon_oom_release_seconds_bucket{le="+Inf"}') == d["oom_releases"]
     assert prom_value(lines, "vballoon_oom_release_seconds_sum") > 0
+
+
+@pytest.mark.allow_oom
+def test_oom_hook_kprobe_and_none(doom):
+    """The kprobe fallback records the same kill as fentry, attached
+    through a perf link with tracefs unmounted; without an OOM hook the
+    balloon is still traced and the start record says why."""
+    g = doom
+    rc, out = g.run("vbtrace -j --oom-hook none -d 0.5", timeout=60)
+    assert rc == 0, out
+    start = records(out)[0]
+    assert start["oom_hook"] is None and start["oom_hook_reason"] == "--oom-hook none", start
+    g.sh("umount /sys/kernel/debug/tracing 2>/dev/null; umount /sys/kernel/tracing 2>/dev/null;"
+         " ! grep -q tracefs /proc/mounts")
+    try:
+        vs0 = g.vmstat()
+        start_tracer(g, "t10", "-j -e oom_kill --oom-hook kprobe")
+        memcg_kill(g)
+        time.sleep(1)
+        rc, out, recs = stop_tracer(g, "t10")
+        vs1 = g.vmstat()
+    finally:
+        g.sh("mount -t tracefs tracefs /sys/kernel/tracing")
+    assert rc == 0, out
+    check_schema(recs)
+    assert recs[0]["oom_hook"] == "kprobe", recs[0]
+    kills = [r for r in recs if r["type"] == "oom_kill"]
+    assert len(kills) == 1 == vs1["oom_kill"] - vs0["oom_kill"], out
+    assert kills[0]["constraint"] == "memcg" and kills[0]["rescue_miss"] is False
+    check_victim(g, kills[0])
