@@ -136,8 +136,8 @@ static __always_inline void on_event(unsigned int type, unsigned int pages,
 
 	set_levels(balloon, target);
 	account(type, pages);
-	if (type == VB_OOM_LEAK)
-		account_ns(VB_HIST_OOM_LEAK, ns);
+	account_ns(type == VB_INFLATE ? VB_HIST_INFLATE :
+		   type == VB_DEFLATE ? VB_HIST_DEFLATE : VB_HIST_OOM_LEAK, ns);
 	e = reserve(type);
 	if (!e)
 		return;
@@ -149,9 +149,10 @@ static __always_inline void on_event(unsigned int type, unsigned int pages,
 }
 
 static __always_inline void on_move(unsigned int type, unsigned int pages,
-				    unsigned int balloon, unsigned int target)
+				    unsigned int balloon, unsigned int target,
+				    __u64 ns)
 {
-	on_event(type, pages, balloon, target, 0, 0, 0);
+	on_event(type, pages, balloon, target, 0, ns, 0);
 }
 
 static __always_inline void on_leak(unsigned int asked, unsigned int freed,
@@ -217,10 +218,10 @@ int BPF_PROG(raw_##event, args)						\
 
 #define VB_COMMA ,
 #define MOVE_ARGS unsigned int pages VB_COMMA unsigned int balloon VB_COMMA \
-	unsigned int target
+	unsigned int target VB_COMMA __u64 ns
 
-VB_PROGS(inflate, MOVE_ARGS, on_move(VB_INFLATE, pages, balloon, target))
-VB_PROGS(deflate, MOVE_ARGS, on_move(VB_DEFLATE, pages, balloon, target))
+VB_PROGS(inflate, MOVE_ARGS, on_move(VB_INFLATE, pages, balloon, target, ns))
+VB_PROGS(deflate, MOVE_ARGS, on_move(VB_DEFLATE, pages, balloon, target, ns))
 VB_PROGS(oom_leak, unsigned int asked VB_COMMA unsigned int freed VB_COMMA
 	 unsigned int balloon VB_COMMA unsigned int target VB_COMMA __u64 ns
 	 VB_COMMA unsigned int step,

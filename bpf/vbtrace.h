@@ -28,6 +28,8 @@ enum vb_constraint {
 
 /* Log2 histograms of durations in ns: slot k counts [2^k, 2^(k+1)). */
 enum vb_hist {
+	VB_HIST_INFLATE,
+	VB_HIST_DEFLATE,
 	VB_HIST_OOM_LEAK,
 	VB_HIST_REPORT,
 	VB_HIST_HINT,
@@ -45,7 +47,7 @@ enum vb_hist {
 
 struct vb_event {
 	unsigned long long ts_ns;	/* bpf_ktime_get_boot_ns() */
-	unsigned long long ns;		/* oom_leak/report/hint: duration */
+	unsigned long long ns;		/* duration (host round trips, release) */
 	unsigned long long rss_pages;	/* oom_kill: victim file+anon+shmem */
 	unsigned long long anon_pages;	/* oom_kill: victim anon */
 	unsigned long long total_pages;	/* oom_kill: memory the OOM judged */

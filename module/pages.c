@@ -6,6 +6,7 @@
  * because the OOM notifier takes it.
  */
 #include <linux/jiffies.h>
+#include <linux/ktime.h>
 #include <linux/mm.h>
 #include <linux/virtio_config.h>
 
@@ -99,6 +100,7 @@ static void vb_quarantine(struct vballoon *vb, struct list_head *pages)
 static unsigned int vb_inflate(struct vballoon *vb, unsigned int want)
 {
 	unsigned int n;
+	u64 start;
 	struct page *page;
 	LIST_HEAD(pages);
 
@@ -113,6 +115,7 @@ static unsigned int vb_inflate(struct vballoon *vb, unsigned int want)
 		list_for_each_entry(page, &pages, lru)
 			adjust_managed_page_count(page, -1);
 	n = vb_fill_batch(vb, &vb->work, &pages);
+	start = ktime_get_ns();
 	if (vb_tell_host(vb, vb->inflate_vq, &vb->work, n)) {
 		/* The host may have taken some: never reuse them. */
 		vb_quarantine(vb, &pages);
@@ -123,7 +126,8 @@ static unsigned int vb_inflate(struct vballoon *vb, unsigned int want)
 	balloon_page_list_enqueue(&vb->b_dev_info, &pages);
 	WRITE_ONCE(vb->num_pages, vb->num_pages + n);
 	WRITE_ONCE(vb->inflated, vb->inflated + n);
-	trace_vballoon_inflate(n, vb->num_pages, READ_ONCE(vb->target));
+	trace_vballoon_inflate(n, vb->num_pages, READ_ONCE(vb->target),
+			       ktime_get_ns() - start);
 	mutex_unlock(&vb->lock);
 	return n;
 }
@@ -178,22 +182,22 @@ static unsigned int vb_deflate_to(struct vballoon *vb, unsigned int target)
 {
 	unsigned int n = 0;
 	LIST_HEAD(pages);
+	u64 start;
 
 	mutex_lock(&vb->lock);
-	if (vb->num_pages > target) {
+	if (vb->num_pages > target)
 		n = vb_take_locked(vb, vb->num_pages - target, &pages);
-		if (n)
-			trace_vballoon_deflate(n, vb->num_pages,
-					       READ_ONCE(vb->target));
-	}
 	mutex_unlock(&vb->lock);
 	if (!n)
 		return 0;
 	vb_fill_batch(vb, &vb->work, &pages);
+	start = ktime_get_ns();
 	if (vb_tell_host(vb, vb->deflate_vq, &vb->work, n))
 		vb_release_untold(vb, &pages);
 	else
 		vb_release(vb, &pages);
+	trace_vballoon_deflate(n, READ_ONCE(vb->num_pages),
+			       READ_ONCE(vb->target), ktime_get_ns() - start);
 	return n;
 }
 

@@ -15,33 +15,39 @@
 
 DECLARE_EVENT_CLASS(vballoon_move,
 	TP_PROTO(unsigned int pages, unsigned int balloon_pages,
-		 unsigned int target_pages),
-	TP_ARGS(pages, balloon_pages, target_pages),
+		 unsigned int target_pages, u64 ns),
+	TP_ARGS(pages, balloon_pages, target_pages, ns),
 	TP_STRUCT__entry(
 		__field(unsigned int, pages)
 		__field(unsigned int, balloon_pages)
 		__field(unsigned int, target_pages)
+		__field(u64, ns)
 	),
 	TP_fast_assign(
 		__entry->pages = pages;
 		__entry->balloon_pages = balloon_pages;
 		__entry->target_pages = target_pages;
+		__entry->ns = ns;
 	),
-	TP_printk("pages=%u balloon_pages=%u target_pages=%u",
-		  __entry->pages, __entry->balloon_pages, __entry->target_pages)
+	TP_printk("pages=%u balloon_pages=%u target_pages=%u ns=%llu",
+		  __entry->pages, __entry->balloon_pages, __entry->target_pages,
+		  __entry->ns)
 );
 
-/* Pages handed to the host in one inflate pass; levels are afterwards. */
+/*
+ * Pages handed to the host in one inflate request; levels are afterwards,
+ * ns is the host round trip.
+ */
 DEFINE_EVENT(vballoon_move, vballoon_inflate,
 	TP_PROTO(unsigned int pages, unsigned int balloon_pages,
-		 unsigned int target_pages),
-	TP_ARGS(pages, balloon_pages, target_pages));
+		 unsigned int target_pages, u64 ns),
+	TP_ARGS(pages, balloon_pages, target_pages, ns));
 
 /* Pages taken back from the host towards the target (not OOM leaks). */
 DEFINE_EVENT(vballoon_move, vballoon_deflate,
 	TP_PROTO(unsigned int pages, unsigned int balloon_pages,
-		 unsigned int target_pages),
-	TP_ARGS(pages, balloon_pages, target_pages));
+		 unsigned int target_pages, u64 ns),
+	TP_ARGS(pages, balloon_pages, target_pages, ns));
 
 /* One OOM notifier call: asked/freed pages, level after, time, escalation. */
 TRACE_EVENT(vballoon_oom_leak,

@@ -5,6 +5,8 @@
 #define BAR_COLS 30
 
 static const char *const names[VB_NR_HISTS] = {
+	[VB_HIST_INFLATE] = "inflate",
+	[VB_HIST_DEFLATE] = "deflate",
 	[VB_HIST_OOM_LEAK] = "oom_release",
 	[VB_HIST_REPORT] = "report",
 	[VB_HIST_HINT] = "hint",

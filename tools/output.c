@@ -262,9 +262,10 @@ static void event_json(struct vb_out *o, const struct vb_event *e,
 	default:
 		fprintf(f, ",\"pages\":%u,\"balloon_pages\":%u,\"target_pages\":%u",
 			e->pages, e->balloon_pages, e->target_pages);
+		fprintf(f, ",\"ns\":%llu", e->ns);
 		if (e->type == VB_OOM_LEAK)
-			fprintf(f, ",\"asked\":%u,\"ns\":%llu,\"step\":%u",
-				e->asked, e->ns, e->step);
+			fprintf(f, ",\"asked\":%u,\"step\":%u", e->asked,
+				e->step);
 	}
 	end_line(o, "}\n");
 }
@@ -280,6 +281,10 @@ static void text_detail(char *d, size_t len, const struct vb_event *e)
 	int miss = miss_state(e);
 
 	switch (e->type) {
+	case VB_INFLATE:
+	case VB_DEFLATE:
+		snprintf(d, len, "%lluus", e->ns / 1000);
+		break;
 	case VB_OOM_LEAK:
 		snprintf(d, len, "asked=%u %lluus step=%u", e->asked,
 			 e->ns / 1000, e->step);

@@ -104,7 +104,7 @@ static void test_events_json(void)
 	fclose(o.f);
 	CHECK(strstr(mem, "\"type\":\"oom_leak\"") != NULL);
 	CHECK(strstr(mem, "\"pages\":256,\"balloon_pages\":10,\"target_pages\":0,"
-		     "\"asked\":512,\"ns\":12345,\"step\":2}") != NULL);
+		     "\"ns\":12345,\"asked\":512,\"step\":2}") != NULL);
 
 	e = (struct vb_event){ .type = VB_REPORT, .pages = 4096,
 			       .entries = 4, .ns = 900, .err = -5 };

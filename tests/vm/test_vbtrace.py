@@ -28,7 +28,7 @@ LEVEL_KEYS = {"balloon_pages", "target_pages", "deflate_on_oom",
 KEYS = {
     "start": {"type", "time", "version", "pid", "events", "mode", "mode_reason",
               "oom_hook", "oom_hook_reason", "page_size"} | LEVEL_KEYS,
-    "inflate": {"type", "time", "pages", "balloon_pages", "target_pages"},
+    "inflate": {"type", "time", "pages", "balloon_pages", "target_pages", "ns"},
     "oom_leak": {"type", "time", "pages", "balloon_pages", "target_pages",
                  "asked", "ns", "step"},
     "oom_kill": {"type", "time", "pid", "comm", "uid", "oom_score_adj",
@@ -139,7 +139,7 @@ def test_inflate_deflate_totals(doom):
     g = doom
     want = (MEM - 512) * PAGES_PER_MIB
     vs0, st0 = g.vmstat(), g.vb_stats()
-    start_tracer(g, "t1", "-j -i 1 -x 'inflate_pages>=%d' -x 'oom_kill==0'" % want)
+    start_tracer(g, "t1", "-j -H -i 1 -x 'inflate_pages>=%d' -x 'oom_kill==0'" % want)
     g.set_balloon_mib(512)
     g.wait_actual(512, timeout=90)
     g.set_balloon_mib(MEM)
@@ -155,6 +155,8 @@ def test_inflate_deflate_totals(doom):
     assert start["oom_hook"] == "fentry" and start["levels_source"] == "sysfs", start
     assert start["balloon_pages"] == st0["balloon_pages"]
     assert start["deflate_on_oom"] is True
+    hists = {r["name"]: r for r in recs if r["type"] == "hist"}
+    recs = [r for r in recs if r["type"] != "hist"]
     s = recs[-1]
     d_inflate = vs1["balloon_inflate"] - vs0["balloon_inflate"]
     d_deflate = vs1["balloon_deflate"] - vs0["balloon_deflate"]
@@ -168,6 +170,9 @@ def test_inflate_deflate_totals(doom):
         assert event_pages(recs, t) == s["pages"][t]
         assert sum(1 for r in recs if r["type"] == t) == s["counts"][t]
         assert sum(r["pages"][t] for r in recs if r["type"] == "interval") <= s["pages"][t]
+        # -H: one host round trip per request, each with its duration.
+        assert sum(b["count"] for b in hists[t]["buckets"]) == s["counts"][t]
+        assert all(r["ns"] > 0 for r in recs if r["type"] == t)
     last = [r for r in recs if r["type"] in ("inflate", "deflate")][-1]
     assert last["balloon_pages"] == st1["balloon_pages"] == 0
 
