@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make check: build for the guest kernel, run the host unit tests and the
 # guest end-to-end tests, and print one "N passed, N failed" line for all.
-# With the default 6.1 guest, the driver, OOM, vbtrace and robustness tests
-# run again on Debian 6.12 with the same vbtrace binary (built once, CO-RE).
+# With the default 6.1 guest, the driver, OOM, vbtrace, robustness, free
+# memory and host-view tests run again on Debian 6.12 with the same vbtrace
+# binary (built once, CO-RE).
 # Usage: check.sh [KSERIES]
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -55,7 +56,7 @@ if [ "$series" = 6.1 ]; then
 	if make --no-print-directory guest-module KSERIES=6.12; then
 		VB_KSERIES=6.12 scripts/run-e2e.sh "$build/e2e-6.12.xml" \
 			test_driver.py test_oom.py test_vbtrace.py test_vbtrace_freemem.py \
-			test_robust.py
+			test_robust.py test_freemem.py test_freehint.py test_hostview.py
 	fi
 	count "e2e 6.12" "$build/e2e-6.12.xml"
 fi
