@@ -89,3 +89,11 @@ def spike(g, mib):
     """A process touches mib and exits: that memory is free again."""
     r = sc.run_hog(g, mib, timeout=240)
     assert r["rc"] == 0, r
+
+
+def wait_free_back(g, free0, slack_kib, timeout=20):
+    """MemFree back to free0 (kB) within slack. Freed pages may sit on the
+    per-CPU lists for a while (6.12 sizes them dynamically), which MemFree
+    does not count: give their drain time."""
+    return wait_for(lambda: (lambda f: f if f >= free0 - slack_kib else None)(g.meminfo()["MemFree"]),
+                    timeout, what="MemFree back to %d kB" % free0)
