@@ -43,20 +43,43 @@ def vb_both(both):
 # ---- negotiation ------------------------------------------------------------------
 
 MATRIX = [
-    # (name, device properties, kernel command line, expected extra bits)
-    ("neither", "free-page-reporting=off,free-page-hint=off", "", set()),
-    ("report", REPORT, "", {F_REPORTING}),
-    ("hint", HINT, "", {F_FREE_PAGE_HINT}),
-    ("init_on_free+poison", REPORT + ",page-poison=on", "init_on_free=1", {F_PAGE_POISON, F_REPORTING}),
-    ("init_on_free-poison", REPORT + ",page-poison=off", "init_on_free=1", set()),
+    # (name, device properties, kernel command line, expected extra bits,
+    #  whether a freed spike leaves QEMU's RSS: None = not checked)
+    ("neither", "free-page-reporting=off,free-page-hint=off", "", set(), None),
+    ("report", REPORT, "", {F_REPORTING}, None),
+    ("hint", HINT, "", {F_FREE_PAGE_HINT}, None),
+    # poison_val 0: QEMU discards reported pages, init_on_free expects zeroes.
+    ("init_on_free+poison", REPORT + ",page-poison=on", "init_on_free=1",
+     {F_PAGE_POISON, F_REPORTING}, True),
+    ("init_on_free-poison", REPORT + ",page-poison=off", "init_on_free=1", set(), None),
+    # poison_val 0xaaaaaaaa: QEMU must keep the pages (it only acks them).
+    ("page_poison+poison", REPORT + ",page-poison=on", "page_poison=1",
+     {F_PAGE_POISON, F_REPORTING}, False),
 ]
 
 
-@pytest.mark.parametrize("name,props,append,extra", MATRIX, ids=[m[0] for m in MATRIX])
-def test_negotiation_matrix(boot_guest, build_dir, name, props, append, extra):
+def rss_back_after_spike(g, mib=300, watch=20):
+    """Does a freed spike leave QEMU's RSS (by at least half) in watch s?"""
+    sc.load_driver(g, "vballoon")
+    try:
+        spike(g, mib)
+        peak = rss_mib(g)
+        deadline = time.monotonic() + watch
+        while time.monotonic() < deadline:
+            if peak - rss_mib(g) >= mib / 2:
+                return True
+            time.sleep(0.5)
+        return False
+    finally:
+        sc.unload_driver(g, "vballoon")
+
+
+@pytest.mark.parametrize("name,props,append,extra,rss_back", MATRIX, ids=[m[0] for m in MATRIX])
+def test_negotiation_matrix(boot_guest, build_dir, name, props, append, extra, rss_back):
     """Each host offer gives the expected bits, the same as the in-tree
     driver's in the same boot. Page poison only when the guest fills freed
-    pages; reporting never without it then."""
+    pages; reporting never without it then. poison_val is checked by what
+    the host does with reported pages."""
     if not os.path.exists(os.path.join(build_dir, "vballoon.ko")):
         pytest.skip("vballoon.ko not built")
     g = boot_guest("fm-neg-" + name, mem_mib=MEM, device_props=props,
@@ -71,6 +94,8 @@ def test_negotiation_matrix(boot_guest, build_dir, name, props, append, extra):
         # transport bits (24..31) are the core driver's business.
         dev = set(range(24)) | {32}
         assert ours & dev == theirs & dev
+        if rss_back is not None:
+            assert rss_back_after_spike(g) == rss_back
     finally:
         stop_guest(g)
 
