@@ -7,7 +7,8 @@ import pytest
 
 from conftest import stop_guest
 from freemem import (HINT, IOTHREAD, MEM, cancel_migration, default_bw, finish_migration,
-                     migrate, migrate_status, spike, vb_stat, wait_for, wait_free_back)
+                     migrate, migrate_status, spike, trace_start, trace_stop, vb_stat, wait_for,
+                     wait_free_back)
 from guest import PAGES_PER_MIB
 import scenario as sc
 
@@ -64,6 +65,21 @@ def test_migration_hint_sends_less(vb_hint):
     assert st1["hinted_pages"] - st0["hinted_pages"] >= 300 * PAGES_PER_MIB
     assert st1["hint_held_pages"] == 0          # DONE gave them back
     assert with_hint < without - 200
+
+
+def test_hint_trace_matches_counters(vb_hint):
+    """One vballoon_hint event per run; pages add up to hinted_pages."""
+    g = vb_hint
+    spike(g, 200)
+    st0 = g.vb_stats()
+    trace_start(g, "vballoon_hint")
+    migrate(g)
+    finish_migration(g)
+    st1 = g.vb_stats()
+    recs = trace_stop(g, "vballoon_hint")
+    assert len(recs) == st1["hint_runs"] - st0["hint_runs"] > 0
+    assert sum(r["pages"] for r in recs) == st1["hinted_pages"] - st0["hinted_pages"]
+    assert all(r["pages"] == r["blocks"] * 1024 and r["cmd_id"] > 1 for r in recs)
 
 
 def hold_blocks(g):

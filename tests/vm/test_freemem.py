@@ -9,8 +9,8 @@ import pytest
 
 from conftest import stop_guest
 from freemem import (F_FREE_PAGE_HINT, F_PAGE_POISON, F_REPORTING, F_STATS_VQ, HINT, IOTHREAD,
-                     MEM, REPORT, U64_UNSET, features_with, rss_mib, spike, wait_for,
-                     wait_free_back)
+                     MEM, REPORT, U64_UNSET, features_with, rss_mib, spike, trace_start,
+                     trace_stop, wait_for, wait_free_back)
 from guest import PAGES_PER_MIB
 import scenario as sc
 
@@ -119,6 +119,24 @@ def test_rss_comes_back_after_spike(vb_both):
     st1 = g.vb_stats()
     assert st1["reported_pages"] - st0["reported_pages"] >= 200 * PAGES_PER_MIB
     assert st1["report_batches"] > st0["report_batches"]
+
+
+def test_report_trace_matches_counters(vb_both):
+    """vballoon_report events (tracefs) add up to the driver's counters."""
+    g = vb_both
+    spike(g, 100)
+    time.sleep(6)
+    st0 = g.vb_stats()
+    trace_start(g, "vballoon_report")
+    spike(g, 300)
+    time.sleep(8)               # 2 s delay, then a pass or two
+    st1 = g.vb_stats()
+    recs = trace_stop(g, "vballoon_report")
+    ok = [r for r in recs if r["err"] == 0]
+    assert ok, recs
+    assert sum(r["pages"] for r in ok) == st1["reported_pages"] - st0["reported_pages"]
+    assert len(ok) == st1["report_batches"] - st0["report_batches"]
+    assert all(0 < r["entries"] <= 32 and r["ns"] > 0 for r in ok)
 
 
 def test_report_order_param(vb_both):
