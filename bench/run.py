@@ -24,6 +24,8 @@ sys.path.insert(0, os.path.join(TOP, "tests", "vm"))
 from guest import Guest, PAGES_PER_MIB, kernel_abi  # noqa: E402
 from splat import find_splats  # noqa: E402
 import scenario as sc  # noqa: E402
+sys.path.insert(0, HERE)
+import freemem  # noqa: E402
 
 MEM = 1024          # guest RAM, MiB
 PRESSURE = 256      # guest RAM left by the balloon during a rescue, MiB
@@ -452,6 +454,10 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--smoke", action="store_true", help="1 rep, small sizes (~2 min)")
     ap.add_argument("--out", default=os.path.join(TOP, "build", "bench"))
+    ap.add_argument("--no-freemem", action="store_true", help="skip the free memory rows")
+    ap.add_argument("--freemem-only", action="store_true",
+                    help="only the free memory rows (results-freemem.{json,md})")
+    ap.add_argument("--freemem-sizes", default="200,400,600", help="spike sizes, MiB")
     a = ap.parse_args()
     p = ({"reps": 1, "low": 768, "hog": 200, "trace_pairs": 1, "cycles": 1} if a.smoke else
          {"reps": a.reps, "low": 256, "hog": 300, "trace_pairs": 3, "cycles": 3})
@@ -460,6 +466,9 @@ def main():
     os.makedirs(a.out, exist_ok=True)
 
     kd, initrd = prepare(a.out)
+    sizes = [int(x) for x in a.freemem_sizes.split(",")]
+    if a.freemem_only:
+        return freemem_only(kd, initrd, a.out, sizes)
     res = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "machine": machine_info(), "guest_abi": kernel_abi(kd), "params": p,
            "host_load": {"start": host_load()}}
@@ -479,16 +488,35 @@ def main():
         res["splats"] = find_splats(g.take_dmesg(), allow_oom=True)
     finally:
         g.shutdown()
+    if not (a.smoke or a.no_freemem):
+        res["freemem"] = freemem.run(kd, initrd, a.out, sizes)
+        res["freemem"]["guest_abi"] = res["guest_abi"]
     res["host_load"]["end"] = host_load()
     res["summary"] = summarize(res["reps"])
     res["plot"] = plot(res, a.out)
     with open(os.path.join(a.out, "results.json"), "w") as f:
         json.dump(res, f, indent=1)
     md = markdown(res)
+    if "freemem" in res:
+        md += freemem.markdown(res["freemem"])
     with open(os.path.join(a.out, "results.md"), "w") as f:
         f.write(md)
     print(md)
     print("results: %s\nplot: %s" % (os.path.join(a.out, "results.json"), res["plot"]))
+
+
+def freemem_only(kd, initrd, out, sizes):
+    """The free memory rows alone (bench/freemem.py), in their own files."""
+    res = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+           "machine": machine_info(), "guest_abi": kernel_abi(kd), "host_load": {"start": host_load()}}
+    res.update(freemem.run(kd, initrd, out, sizes))
+    res["host_load"]["end"] = host_load()
+    with open(os.path.join(out, "results-freemem.json"), "w") as f:
+        json.dump(res, f, indent=1)
+    md = freemem.markdown(res)
+    with open(os.path.join(out, "results-freemem.md"), "w") as f:
+        f.write(md)
+    print(md)
 
 
 if __name__ == "__main__":

@@ -93,20 +93,29 @@ static bool vb_hint_room(struct vb_hint *h)
 	       READ_ONCE(h->stopping);
 }
 
-/* Wait in slices for the host to free a descriptor; bounded. */
+/*
+ * Wait in slices for the host to free a descriptor; bounded. Interrupts
+ * are on only while waiting: a run would otherwise take one per block.
+ */
 static int vb_hint_wait_room(struct vballoon *vb)
 {
 	unsigned long deadline = jiffies + VB_HINT_TIMEOUT;
 	struct vb_hint *h = &vb->hint;
+	int err = 0;
 
+	virtqueue_enable_cb(h->vq);
 	while (!wait_event_timeout(h->acked, vb_hint_room(h), VB_HINT_SLICE)) {
 		if (time_after(jiffies, deadline)) {
 			dev_warn(&vb->vdev->dev,
 				 "host took no free page hints for %u s\n",
 				 VB_HINT_TIMEOUT / HZ);
-			return -ETIMEDOUT;
+			err = -ETIMEDOUT;
+			break;
 		}
 	}
+	virtqueue_disable_cb(h->vq);
+	if (err)
+		return err;
 	if (virtqueue_is_broken(h->vq) || READ_ONCE(h->stopping))
 		return -EIO;
 	return 0;
@@ -279,6 +288,7 @@ int vb_hint_start(struct vballoon *vb)
 		return 0;
 	/* No run until the host writes an id other than STOP. */
 	h->active = VIRTIO_BALLOON_CMD_ID_STOP;
+	virtqueue_disable_cb(h->vq);
 	h->shrinker = vb_shrinker_create(KBUILD_MODNAME "-hint", vb_hint_count,
 					 vb_hint_scan, vb);
 	if (!h->shrinker)

@@ -1,0 +1,205 @@
+"""make bench, free memory rows (issue 8): memory the host gets back after a
+freed spike, and migration size, vballoon against the in-tree driver.
+
+Two guest boots, each shared by both drivers (swapped with rmmod/insmod on
+an empty balloon, order alternating per spike size):
+
+  report+hint  free-page-reporting=on, free-page-hint=on: QEMU's VmRSS after
+               a hog of S MiB exits (returned MiB, seconds to 90 % of it),
+               then a migration to `exec:cat > /dev/null` (both features)
+  hint only    free-page-hint=on: a migration with no driver loaded first
+               (neither feature), then one per driver (hinting alone)
+
+QEMU 7.2 sends less in a migration that follows a hinted one, even with no
+driver, so every "neither" migration runs before the first hinted one.
+"""
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "vm"))
+from guest import Guest  # noqa: E402
+from splat import find_splats  # noqa: E402
+import scenario as sc  # noqa: E402
+
+MEM = 1024
+IOTHREAD = ["-object", "iothread,id=io0"]
+BOOTS = {"report_hint": "free-page-reporting=on,free-page-hint=on,iothread=io0",
+         "hint": "free-page-hint=on,iothread=io0"}
+DRIVERS = ("vballoon", "virtio_balloon")
+WATCH_S = 20        # how long RSS is watched after a spike
+SAMPLE_S = 0.1
+
+
+def rss_mib(g):
+    with open("/proc/%d/status" % g.proc.pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def boot(kd, initrd, out, name, props):
+    return Guest(kd, initrd, mem_mib=MEM, name="bench-" + name, device_props=props,
+                 qemu_args=IOTHREAD, log_dir=os.path.join(out, "vm")).boot()
+
+
+def use(g, driver):
+    """Only `driver` loaded (None: none), with an empty balloon."""
+    g.set_balloon_mib(MEM)
+    for d in DRIVERS:
+        if d != driver and g.loaded(d):
+            sc.unload_driver(g, d)
+    if driver and not g.loaded(driver):
+        sc.load_driver(g, driver)
+
+
+def spike(g, mib):
+    r = sc.run_hog(g, mib, timeout=300)
+    if r["rc"] != 0:
+        raise RuntimeError("hog %d failed: %s" % (mib, r["out"]))
+
+
+def settle(g, quiet_s=3.0, timeout=30):
+    """Wait until QEMU's RSS stops falling (earlier frees reported)."""
+    deadline = time.monotonic() + timeout
+    last, since = rss_mib(g), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        r = rss_mib(g)
+        if last - r > 2:
+            last, since = r, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            break
+    return rss_mib(g)
+
+
+def rss_return(g, mib):
+    """RSS before, at the end of a hog of mib, and watched for WATCH_S:
+    MiB returned and seconds from the hog's exit to 90 % of that."""
+    before = settle(g)
+    spike(g, mib)
+    t0 = time.monotonic()
+    samples = []
+    while time.monotonic() - t0 < WATCH_S:
+        samples.append((time.monotonic() - t0, rss_mib(g)))
+        time.sleep(SAMPLE_S)
+    peak = max(r for _, r in samples)
+    low = min(r for _, r in samples)
+    returned = peak - low
+    t90 = next((t for t, r in samples if peak - r >= 0.9 * returned), None) if returned > 1 else None
+    return {"spike_mib": mib, "rss_before_mib": round(before), "rss_peak_mib": round(peak),
+            "rss_after_mib": round(low), "returned_mib": round(returned),
+            "s_to_90pct": round(t90, 2) if t90 is not None else None,
+            "samples": [(round(t, 2), round(r)) for t, r in samples[::5]]}
+
+
+def migrate_mib(g, timeout=300):
+    """Migrate to nowhere; the MiB sent. A completed migration leaves the
+    source paused: resume it."""
+    g.qmp.execute("migrate", uri="exec:cat > /dev/null")
+    deadline = time.monotonic() + timeout
+    while True:
+        m = g.qmp.execute("query-migrate")
+        if m.get("status") in ("completed", "failed", "cancelled"):
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError("migration did not end")
+        time.sleep(0.5)
+    if m["status"] == "completed":
+        g.qmp.execute("cont")
+    else:
+        raise RuntimeError("migration %s" % m["status"])
+    return round(m["ram"]["transferred"] / 2 ** 20, 1)
+
+
+def report_hint_boot(g, sizes):
+    rows = []
+    for i, mib in enumerate(sizes):
+        order = DRIVERS if i % 2 == 0 else DRIVERS[::-1]
+        for d in order:
+            use(g, d)
+            r = rss_return(g, mib)
+            r["driver"] = d
+            r["migration_both_mib"] = migrate_mib(g)
+            rows.append(r)
+            print("freemem %s %d MiB: returned %s MiB, 90%% in %s s, migration %s MiB"
+                  % (d, mib, r["returned_mib"], r["s_to_90pct"], r["migration_both_mib"]),
+                  file=sys.stderr)
+    return rows
+
+
+def hint_boot(g, sizes):
+    rows, neither = [], {}
+    use(g, None)
+    for mib in sizes:                 # before any hinted migration
+        spike(g, mib)
+        neither[mib] = migrate_mib(g)
+    for i, mib in enumerate(sizes):
+        order = DRIVERS if i % 2 == 0 else DRIVERS[::-1]
+        for d in order:
+            use(g, d)
+            spike(g, mib)
+            st = g.vb_stats() if d == "vballoon" else {}
+            rows.append({"driver": d, "spike_mib": mib, "migration_hint_mib": migrate_mib(g),
+                         "neither_mib": neither[mib],
+                         "hinted_pages": (g.vb_stats().get("hinted_pages", 0) -
+                                          st.get("hinted_pages", 0)) if st else None})
+    return rows
+
+
+def run(kd, initrd, out, sizes=(200, 400, 600)):
+    res = {"sizes": list(sizes), "splats": []}
+    for name, fn in (("report_hint", report_hint_boot), ("hint", hint_boot)):
+        g = boot(kd, initrd, out, name, BOOTS[name])
+        try:
+            spike(g, 200)             # warm-up: first touch of guest RAM
+            res[name] = fn(g, sizes)
+            use(g, None)
+            res["splats"] += find_splats(g.take_dmesg())
+        finally:
+            g.shutdown()
+    res["summary"] = summarize(res)
+    return res
+
+
+def summarize(res):
+    """Per spike size: both drivers and the ratios vballoon / in-tree."""
+    out = []
+    for mib in res["sizes"]:
+        rh = {r["driver"]: r for r in res["report_hint"] if r["spike_mib"] == mib}
+        h = {r["driver"]: r for r in res["hint"] if r["spike_mib"] == mib}
+        row = {"spike_mib": mib, "neither_mib": h["vballoon"]["neither_mib"]}
+        for d in DRIVERS:
+            row[d] = {"returned_mib": rh[d]["returned_mib"], "s_to_90pct": rh[d]["s_to_90pct"],
+                      "migration_both_mib": rh[d]["migration_both_mib"],
+                      "migration_hint_mib": h[d]["migration_hint_mib"]}
+        v, t = row["vballoon"], row["virtio_balloon"]
+        row["ratios"] = {k: (round(v[k] / t[k], 3) if v[k] and t[k] else None)
+                         for k in ("returned_mib", "s_to_90pct", "migration_both_mib",
+                                   "migration_hint_mib")}
+        out.append(row)
+    return out
+
+
+def markdown(res):
+    lines = ["", "## Free memory back to the host (guest %s)" % res.get("guest_abi", ""), "",
+             "Returned: QEMU VmRSS peak minus low within %d s after the hog exits; "
+             "90 %%: seconds from its exit. Migration: `ram.transferred` to "
+             "`exec:cat > /dev/null`. Ratios: vballoon / in-tree (goals: returned ≥ 1, "
+             "time ≤ 1, migration ≤ 1)." % WATCH_S, "",
+             "| spike MiB | driver | returned MiB | s to 90 % | migration, both on | "
+             "migration, hinting only | migration, neither |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for row in res["summary"]:
+        for d in DRIVERS:
+            x = row[d]
+            lines.append("| %d | %s | %s | %s | %s | %s | %s |" % (
+                row["spike_mib"], d, x["returned_mib"], x["s_to_90pct"],
+                x["migration_both_mib"], x["migration_hint_mib"], row["neither_mib"]))
+        r = row["ratios"]
+        lines.append("| %d | ratio | %s | %s | %s | %s | — |" % (
+            row["spike_mib"], r["returned_mib"], r["s_to_90pct"], r["migration_both_mib"],
+            r["migration_hint_mib"]))
+    return "\n".join(lines) + "\n"
