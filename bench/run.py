@@ -237,7 +237,7 @@ def traced_block(g, p, r):
         summaries.append(stop_tracer(g)[-1])
         untraced.append(inflate_cycle(g, p["low"]))
         cost.append(cpu_share(summaries[-1]["cost"], traced[-1]))
-    start_tracer(g, "-j")
+    start_tracer(g, "-j --stats")
     r["rescue"]["vballoon_traced"] = rescue(g, p["hog"], p["pressure"])
     g.set_balloon_mib(MEM)
     g.wait_actual(MEM, timeout=120, settle=0)
