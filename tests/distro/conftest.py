@@ -61,6 +61,20 @@ class System:
             json.dump({"stages": self.times, "notes": self.notes}, f, indent=1)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Each test needs the ones before it: after a failure, skip the rest."""
+    report = (yield).get_result()
+    if report.failed:
+        item.session.vb_failed = item.name
+
+
+def pytest_runtest_setup(item):
+    failed = getattr(item.session, "vb_failed", None)
+    if failed:
+        pytest.skip("needs %s, which failed" % failed)
+
+
 @pytest.fixture(scope="session")
 def system():
     s = System(os.environ["VB_DISTRO_IMAGE"], os.environ["VB_DISTRO_SHARE"],

@@ -70,7 +70,7 @@ def test_baseline_in_tree_driver_binds(system):
 def test_install_builds_with_dkms(system):
     g = system.guest
     out = system.timed("install (DKMS build)", lambda: system.log(
-        g, "cd %s && apt-get install -y --no-download ./vballoon-dkms_*.deb ./vbtrace_*.deb"
+        g, "cd %s && apt-get install -y ./vballoon-dkms_*.deb ./vbtrace_*.deb"
         % SHARE_DIR, timeout=1800))
     assert "vballoon" in out
     status = system.log(g, "dkms status")
@@ -184,7 +184,7 @@ def test_install_without_headers_stays_installed(system):
     g = system.guest
     system.log(g, "apt-get purge -y linux-headers-%s linux-headers-amd64 2>&1 | tail -n 2"
                % g.abi, timeout=600)
-    out = system.log(g, "cd %s && apt-get install -y --no-download ./vballoon-dkms_*.deb"
+    out = system.log(g, "cd %s && apt-get install -y ./vballoon-dkms_*.deb"
                      % SHARE_DIR, timeout=600)
     assert re.search(r"[Hh]eaders.*not (found|installed)|not found.*headers", out), out
     assert g.sh("dpkg-query -W -f='${Status}' vballoon-dkms") == "install ok installed"
