@@ -63,10 +63,15 @@ class System:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    """Each test needs the ones before it: after a failure, skip the rest."""
+    """Each test needs the ones before it: after a failure, skip the rest,
+    unless the failed test only looked (marked leaf)."""
     report = (yield).get_result()
-    if report.failed:
+    if report.failed and not item.get_closest_marker("leaf"):
         item.session.vb_failed = item.name
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "leaf: a check later tests do not need")
 
 
 def pytest_runtest_setup(item):

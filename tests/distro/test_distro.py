@@ -85,6 +85,7 @@ def test_install_builds_with_dkms(system):
     system.log(g, "systemd-analyze security --no-pager %s | tail -n 1" % UNIT)
 
 
+@pytest.mark.leaf
 def test_exporter_waits_while_module_absent(system):
     """Before the reboot vballoon is not loaded: the unit retries, it says
     why in the journal, and systemd never gives up on it."""
@@ -130,6 +131,7 @@ def test_oom_spike_is_rescued(system):
     no_splats(g, allow_oom=True)
 
 
+@pytest.mark.leaf
 def test_exporter_is_active(system):
     g = system.guest
     wait_for("%s active" % UNIT, lambda: g.run("systemctl is-active %s" % UNIT)[1].strip() == "active")
@@ -137,6 +139,7 @@ def test_exporter_is_active(system):
     assert g.sh("systemctl show -p NRestarts --value %s" % UNIT).strip() == "0"
 
 
+@pytest.mark.leaf
 def test_metrics_match_the_guest(system):
     """node_exporter serves vbtrace's textfile: levels equal QMP's view,
     inflate pages equal /proc/vmstat."""
@@ -179,6 +182,7 @@ def test_purge_while_loaded_keeps_pages_until_reboot(system):
     no_splats(g)
 
 
+@pytest.mark.leaf
 def test_install_without_headers_stays_installed(system):
     """DKMS cannot build without headers: it says so, dpkg still succeeds."""
     g = system.guest
