@@ -167,7 +167,7 @@ def test_purge_while_loaded_keeps_pages_until_reboot(system):
     sc.inflate_to(g, SMALL)
     system.timed("purge", lambda: system.log(
         g, "apt-get purge -y vballoon-dkms vbtrace", timeout=600))
-    assert system.log(g, "dkms status").strip() == ""
+    assert "vballoon" not in system.log(g, "dkms status")
     assert g.run("modinfo -n vballoon")[0] != 0
     assert g.run("test -e /lib/modprobe.d/vballoon.conf")[0] != 0
     assert g.run("test -e %s" % PROM)[0] != 0     # no stale metrics
