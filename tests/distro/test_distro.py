@@ -190,6 +190,6 @@ def test_install_without_headers_stays_installed(system):
                % g.abi, timeout=600)
     out = system.log(g, "cd %s && apt-get install -y ./vballoon-dkms_*.deb"
                      % SHARE_DIR, timeout=600)
-    assert re.search(r"[Hh]eaders.*not (found|installed)|not found.*headers", out), out
+    assert "headers for this kernel do not seem to be installed" in out, out
     assert g.sh("dpkg-query -W -f='${Status}' vballoon-dkms") == "install ok installed"
     assert "installed" not in system.log(g, "dkms status")
