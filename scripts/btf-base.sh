@@ -4,7 +4,9 @@
 # kernel's /sys/kernel/btf/vmlinux only when KDIR is the running kernel.
 # Usage: btf-base.sh KDIR
 kdir=${1:?usage: btf-base.sh KDIR}
-rel=$(cat "$kdir/include/config/kernel.release" 2>/dev/null)
+# uname -r of that kernel (Debian's include/config/kernel.release is not).
+rel=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"$/\1/p' \
+	"$kdir/include/generated/utsrelease.h" 2>/dev/null)
 if [ -r "$kdir/vmlinux" ]; then
 	echo "$kdir/vmlinux"
 elif [ -n "$rel" ] && [ "$rel" = "$(uname -r)" ] && [ -r /sys/kernel/btf/vmlinux ]; then

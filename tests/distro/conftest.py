@@ -61,6 +61,25 @@ class System:
             json.dump({"stages": self.times, "notes": self.notes}, f, indent=1)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Each test needs the ones before it: after a failure, skip the rest,
+    unless the failed test only looked (marked leaf)."""
+    report = (yield).get_result()
+    if report.failed and not item.get_closest_marker("leaf"):
+        item.session.vb_failed = item.name
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "leaf: a check later tests do not need")
+
+
+def pytest_runtest_setup(item):
+    failed = getattr(item.session, "vb_failed", None)
+    if failed:
+        pytest.skip("needs %s, which failed" % failed)
+
+
 @pytest.fixture(scope="session")
 def system():
     s = System(os.environ["VB_DISTRO_IMAGE"], os.environ["VB_DISTRO_SHARE"],

@@ -9,7 +9,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "vm"))
-from guest import Guest, kernel_abi  # noqa: E402
+from guest import AgentError, Guest, kernel_abi  # noqa: E402
 
 SHARE_TAG = "vbshare"
 SHARE_DIR = "/mnt/vb"
@@ -30,6 +30,7 @@ class DistroGuest(Guest):
         cmd = super().qemu_cmd()
         cmd[cmd.index("-kernel") + 1] = os.path.join(self.kernel_dir, "vmlinuz-" + self.abi)
         return cmd + [
+            "-nic", "none",
             "-drive", "file=%s,if=virtio,format=qcow2" % self.disk,
             "-virtfs", "local,path=%s,mount_tag=%s,security_model=none,readonly=on"
             % (self.share, SHARE_TAG),
@@ -48,7 +49,10 @@ class DistroGuest(Guest):
 
     def reboot_and_exit(self, timeout=180):
         """systemctl reboot in the guest; with -no-reboot QEMU then exits."""
-        self.run("systemctl --no-block reboot")
+        try:
+            self.run("systemctl --no-block reboot")
+        except (AgentError, OSError):
+            pass            # the agent may go down before it answers
         try:
             self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:

@@ -52,7 +52,8 @@ configure_guest() {
 	EOF
 	chroot "$r" systemctl enable -q vb-agent.service
 	chroot "$r" systemctl mask -q apt-daily.timer apt-daily-upgrade.timer \
-		e2scrub_all.timer fstrim.timer dpkg-db-backup.timer
+		e2scrub_all.timer fstrim.timer dpkg-db-backup.timer \
+		e2scrub_reap.service getty-static.service
 }
 
 # An ext4 image filled straight from the folder (no loop mount), plus the
@@ -84,6 +85,7 @@ debootstrap --variant=minbase --include=systemd-sysv,udev,kmod bookworm \
 	"$root" "$mirror" >&2
 
 # The guest's apt uses the same sources (security carries the kernel).
+rm -f "$root/etc/apt/sources.list"
 cp "$sources" "$root/etc/apt/sources.list.d/debian.sources"
 printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"	# start no services
 chmod 755 "$root/usr/sbin/policy-rc.d"

@@ -17,7 +17,7 @@ echo "check-distro: image $image ready after $(( $(date +%s) - t0 )) s"
 cp "$debs"/vballoon-dkms_*.deb "$debs"/vbtrace_*.deb "$out/share/"
 gcc -static -O2 -Wall -o "$out/share/hog" "$top/tests/vm/guest/hog.c"
 
-cd "$here"
+cd "$here" || exit 1
 VB_DISTRO_IMAGE=$image VB_DISTRO_SHARE=$out/share VB_DISTRO_OUT=$out \
 	/usr/bin/python3 -m pytest -p no:cacheprovider -rfE --durations=0 \
 	--junitxml="$out/distro.xml" .

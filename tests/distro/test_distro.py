@@ -70,7 +70,7 @@ def test_baseline_in_tree_driver_binds(system):
 def test_install_builds_with_dkms(system):
     g = system.guest
     out = system.timed("install (DKMS build)", lambda: system.log(
-        g, "cd %s && apt-get install -y --no-download ./vballoon-dkms_*.deb ./vbtrace_*.deb"
+        g, "cd %s && apt-get install -y ./vballoon-dkms_*.deb ./vbtrace_*.deb"
         % SHARE_DIR, timeout=1800))
     assert "vballoon" in out
     status = system.log(g, "dkms status")
@@ -81,10 +81,11 @@ def test_install_builds_with_dkms(system):
     assert " .BTF " in g.sh("readelf -S %s" % path)
     assert g.sh("dpkg-query -W -f='${Status}' vballoon-dkms vbtrace") == \
         "install ok installedinstall ok installed"
-    assert system.log(g, "systemd-analyze verify %s 2>&1" % UNIT).strip() == ""
+    assert system.log(g, "systemd-analyze verify --man=no %s 2>&1" % UNIT).strip() == ""
     system.log(g, "systemd-analyze security --no-pager %s | tail -n 1" % UNIT)
 
 
+@pytest.mark.leaf
 def test_exporter_waits_while_module_absent(system):
     """Before the reboot vballoon is not loaded: the unit retries, it says
     why in the journal, and systemd never gives up on it."""
@@ -130,6 +131,7 @@ def test_oom_spike_is_rescued(system):
     no_splats(g, allow_oom=True)
 
 
+@pytest.mark.leaf
 def test_exporter_is_active(system):
     g = system.guest
     wait_for("%s active" % UNIT, lambda: g.run("systemctl is-active %s" % UNIT)[1].strip() == "active")
@@ -137,6 +139,7 @@ def test_exporter_is_active(system):
     assert g.sh("systemctl show -p NRestarts --value %s" % UNIT).strip() == "0"
 
 
+@pytest.mark.leaf
 def test_metrics_match_the_guest(system):
     """node_exporter serves vbtrace's textfile: levels equal QMP's view,
     inflate pages equal /proc/vmstat."""
@@ -164,7 +167,7 @@ def test_purge_while_loaded_keeps_pages_until_reboot(system):
     sc.inflate_to(g, SMALL)
     system.timed("purge", lambda: system.log(
         g, "apt-get purge -y vballoon-dkms vbtrace", timeout=600))
-    assert system.log(g, "dkms status").strip() == ""
+    assert "vballoon" not in system.log(g, "dkms status")
     assert g.run("modinfo -n vballoon")[0] != 0
     assert g.run("test -e /lib/modprobe.d/vballoon.conf")[0] != 0
     assert g.run("test -e %s" % PROM)[0] != 0     # no stale metrics
@@ -174,18 +177,20 @@ def test_purge_while_loaded_keeps_pages_until_reboot(system):
     system.log(g, "readlink -f /sys/bus/virtio/devices/*/driver; lsmod | grep balloon")
     assert balloon_driver(g) == "virtio_balloon"
     assert not loaded(g, "vballoon")
-    g.wait_actual(SMALL, timeout=120)
+    # A new QEMU process: the host's target starts at full RAM again.
+    sc.inflate_to(g, SMALL)
     sc.inflate_to(g, MEM)
     no_splats(g)
 
 
+@pytest.mark.leaf
 def test_install_without_headers_stays_installed(system):
     """DKMS cannot build without headers: it says so, dpkg still succeeds."""
     g = system.guest
     system.log(g, "apt-get purge -y linux-headers-%s linux-headers-amd64 2>&1 | tail -n 2"
                % g.abi, timeout=600)
-    out = system.log(g, "cd %s && apt-get install -y --no-download ./vballoon-dkms_*.deb"
+    out = system.log(g, "cd %s && apt-get install -y ./vballoon-dkms_*.deb"
                      % SHARE_DIR, timeout=600)
-    assert re.search(r"[Hh]eaders.*not (found|installed)|not found.*headers", out), out
+    assert "headers for this kernel do not seem to be installed" in out, out
     assert g.sh("dpkg-query -W -f='${Status}' vballoon-dkms") == "install ok installed"
     assert "installed" not in system.log(g, "dkms status")
