@@ -31,8 +31,8 @@ fi
 # KASAN and lockdep under TCG make guest work several times slower.
 t1=$(date +%s)
 VB_KSERIES=debug VB_EXTENDED=1 VB_TIMEOUT_SCALE=${VB_TIMEOUT_SCALE:-4} \
-	scripts/run-e2e.sh "$build/e2e-debug.xml" test_driver.py test_oom.py \
-	test_robust.py test_vbtrace.py test_debug.py test_layouts.py test_suspend.py
+	scripts/run-e2e.sh "$build/e2e-debug.xml" test_debug.py test_driver.py \
+	test_robust.py test_oom.py test_vbtrace.py test_suspend.py test_layouts.py
 t_debug=$(($(date +%s) - t1))
 
 # Scale (100 reload cycles, a storm of 50 spikes) on the generic 6.1 kernel:
