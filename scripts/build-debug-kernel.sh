@@ -2,9 +2,10 @@
 # Build the debug guest kernel (KASAN, lockdep, kmemleak, fault injection,
 # BTF) from Debian's linux-source-6.1: tinyconfig + kvm_guest.config +
 # scripts/debug-kernel/vballoon-debug.config. The result is laid out like a
-# fetch-kernel.sh folder (boot/, lib/modules/, usr/src/linux-headers-*,
-# vmlinux), so the test bed and build-module.sh use it unchanged.
-# Cached under .cache/debug-kernel/<hash of source version and fragment>.
+# fetch-kernel.sh folder named after the release (boot/, lib/modules/,
+# usr/src/linux-headers-<release> and vmlinux pointing into the built tree),
+# so the test bed and build-module.sh use it unchanged. Cached under
+# .cache/debug-kernel/<hash of source version and fragment>/{src,<release>}.
 # Usage: build-debug-kernel.sh [CACHE_DIR]   prints the kernel folder.
 set -euo pipefail
 
@@ -24,8 +25,9 @@ fi
 key=$( { echo "$pkg $version recipe $recipe"; cat "$frag"; } | sha256sum | cut -c1-16)
 mkdir -p "$cache"
 dest=$(cd "$cache" && pwd -P)/$key  # physical: .cache is a shared symlink
+# The kernel folder is named after its release, like fetch-kernel.sh's.
 if [ -f "$dest/.complete" ]; then
-	echo "$dest"
+	echo "$dest/$(cat "$dest/release")"
 	exit 0
 fi
 
@@ -33,7 +35,7 @@ fi
 exec 9>"$cache/$key.lock"
 flock 9
 if [ -f "$dest/.complete" ]; then
-	echo "$dest"
+	echo "$dest/$(cat "$dest/release")"
 	exit 0
 fi
 
@@ -93,13 +95,15 @@ t0=$(date +%s)
 nice -n 10 make -j2 bzImage modules >"$dest/build.log" 2>&1 ||
 	{ tail -n 30 "$dest/build.log" >&2; log "build failed"; exit 1; }
 rel=$(make -s kernelrelease)
-rm -rf "$dest/lib" "$dest/boot" "$dest/usr"
-make -s INSTALL_MOD_PATH="$dest" modules_install >>"$dest/build.log" 2>&1
-mkdir -p "$dest/boot" "$dest/usr/src"
-cp arch/x86/boot/bzImage "$dest/boot/vmlinuz-$rel"
-ln -sfn ../../src "$dest/usr/src/linux-headers-$rel"
-ln -sfn src/vmlinux "$dest/vmlinux"
+out=$dest/$rel
+rm -rf "$out"
+make -s INSTALL_MOD_PATH="$out" modules_install >>"$dest/build.log" 2>&1
+mkdir -p "$out/boot" "$out/usr/src"
+cp arch/x86/boot/bzImage "$out/boot/vmlinuz-$rel"
+ln -sfn ../../../src "$out/usr/src/linux-headers-$rel"
+ln -sfn ../src/vmlinux "$out/vmlinux"
 echo $(($(date +%s) - t0)) >"$dest/build-seconds"
+echo "$rel" >"$dest/release"
 log "built $rel in $(cat "$dest/build-seconds") s"
 touch "$dest/.complete"
-echo "$dest"
+echo "$out"

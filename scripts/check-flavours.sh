@@ -21,7 +21,7 @@ make --no-print-directory vbtrace >/dev/null || { echo "vbtrace build failed"; e
 # W=1 build; prints "yes", "warnings" or "no".
 build_module() { # kdir out log
 	scripts/build-module.sh "$1" "$2" >"$3" 2>&1 || { echo no; return; }
-	if grep -q 'warning:' "$3"; then echo warnings; else echo yes; fi
+	if grep -qi 'warning' "$3"; then echo warnings; else echo yes; fi
 }
 
 for k in "${kernels[@]}"; do

@@ -16,18 +16,29 @@ MEM = 1024
 vm = module_guest("debug", mem_mib=MEM)
 
 
-def test_kmemleak_after_reload_cycles(built, vm):
-    g = vm
+@pytest.fixture
+def clean(built, vm):
+    """No driver, full RAM target, before and after: a failed test must not
+    leave vballoon loaded for the next one."""
+    sc.unload_driver(vm, "vballoon")
+    vm.set_balloon_mib(MEM)
+    yield vm
+    vm.set_balloon_mib(MEM)
+    sc.unload_driver(vm, "vballoon")
+
+
+def test_kmemleak_after_reload_cycles(clean):
+    g = clean
     kmemleak_start(g)
     sc.reload_cycles(g, MEM, 10, 768)
     report = kmemleak_report(g)
     assert report.strip() == "", "kmemleak:\n" + report
 
 
-def test_inflate_with_page_alloc_failures(built, vm):
+def test_inflate_with_page_alloc_failures(clean):
     """Allocation failures during inflation: the driver backs off and still
     reaches the exact target; nothing leaks, nothing warns."""
-    g = vm
+    g = clean
     need(g, FAIL_PAGE_ALLOC)
     kmemleak_start(g)
     sc.load_driver(g, "vballoon")
