@@ -153,7 +153,10 @@ def test_metrics_match_the_guest(system):
         return m if ok else None
     m = wait_for("vballoon_ metrics matching QMP and vmstat", fresh, timeout=90)
     system.log(g, "curl -s http://127.0.0.1:9100/metrics | grep ^vballoon_")
-    assert m["vballoon_target_pages"] == held
+    # After the OOM rescue the balloon sits below the host's target until
+    # the hold-off ends: the target comes from the driver's sysfs.
+    target = int(g.sh("cat /sys/bus/virtio/drivers/vballoon/virtio*/vballoon/target_pages"))
+    assert m["vballoon_target_pages"] == target
     assert m['vballoon_events_total{event="inflate"}'] > 0
     assert m["vballoon_lost_events_total"] == 0
     assert m.get('node_textfile_scrape_error', 0) == 0
