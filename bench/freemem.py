@@ -32,14 +32,6 @@ WATCH_S = 20        # how long RSS is watched after a spike
 SAMPLE_S = 0.1
 
 
-def rss_mib(g):
-    with open("/proc/%d/status" % g.proc.pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
-
-
 def boot(kd, initrd, out, name, props):
     return Guest(kd, initrd, mem_mib=MEM, name="bench-" + name, device_props=props,
                  qemu_args=IOTHREAD, log_dir=os.path.join(out, "vm")).boot()
@@ -64,15 +56,15 @@ def spike(g, mib):
 def settle(g, quiet_s=3.0, timeout=30):
     """Wait until QEMU's RSS stops falling (earlier frees reported)."""
     deadline = time.monotonic() + timeout
-    last, since = rss_mib(g), time.monotonic()
+    last, since = g.qemu_rss_mib(), time.monotonic()
     while time.monotonic() < deadline:
         time.sleep(0.5)
-        r = rss_mib(g)
+        r = g.qemu_rss_mib()
         if last - r > 2:
             last, since = r, time.monotonic()
         elif time.monotonic() - since >= quiet_s:
             break
-    return rss_mib(g)
+    return g.qemu_rss_mib()
 
 
 def rss_return(g, mib):
@@ -83,7 +75,7 @@ def rss_return(g, mib):
     t0 = time.monotonic()
     samples = []
     while time.monotonic() - t0 < WATCH_S:
-        samples.append((time.monotonic() - t0, rss_mib(g)))
+        samples.append((time.monotonic() - t0, g.qemu_rss_mib()))
         time.sleep(SAMPLE_S)
     peak = max(r for _, r in samples)
     low = min(r for _, r in samples)

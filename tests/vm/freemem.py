@@ -30,15 +30,6 @@ def features_with(g, driver):
         sc.unload_driver(g, driver)
 
 
-def rss_mib(g):
-    """QEMU's resident set: what the host really spends on the guest."""
-    with open("/proc/%d/status" % g.proc.pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
-
-
 def vb_stat(g, key):
     return g.vb_stats()[key]
 

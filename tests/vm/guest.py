@@ -209,6 +209,14 @@ class Guest:
         out = base64.b64decode(b"".join(body.split())).decode(errors="replace")
         return rc, out
 
+    def qemu_rss_mib(self):
+        """QEMU's resident set: what the host really spends on the guest."""
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmRSS")
+
     def sh(self, cmd, timeout=60):
         """Run cmd; fail unless it exits 0; return its output."""
         rc, out = self.run(cmd, timeout)

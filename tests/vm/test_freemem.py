@@ -9,7 +9,7 @@ import pytest
 
 from conftest import stop_guest
 from freemem import (F_FREE_PAGE_HINT, F_PAGE_POISON, F_REPORTING, F_STATS_VQ, HINT, IOTHREAD,
-                     MEM, REPORT, U64_UNSET, features_with, rss_mib, spike, trace_start,
+                     MEM, REPORT, U64_UNSET, features_with, spike, trace_start,
                      trace_stop, wait_for, wait_free_back)
 from guest import PAGES_PER_MIB
 import scenario as sc
@@ -63,10 +63,10 @@ def rss_back_after_spike(g, mib=300, watch=20):
     sc.load_driver(g, "vballoon")
     try:
         spike(g, mib)
-        peak = rss_mib(g)
+        peak = g.qemu_rss_mib()
         deadline = time.monotonic() + watch
         while time.monotonic() < deadline:
-            if peak - rss_mib(g) >= mib / 2:
+            if peak - g.qemu_rss_mib() >= mib / 2:
                 return True
             time.sleep(0.5)
         return False
@@ -109,11 +109,11 @@ def test_rss_comes_back_after_spike(vb_both):
     spike(g, 100)               # warm: first touch of guest RAM on the host
     time.sleep(4)
     st0 = g.vb_stats()
-    base = rss_mib(g)
+    base = g.qemu_rss_mib()
     spike(g, 400)
-    peak = rss_mib(g)
+    peak = g.qemu_rss_mib()
     t0 = time.monotonic()
-    low = wait_for(lambda: (lambda r: r if peak - r >= 200 else None)(rss_mib(g)), 30,
+    low = wait_for(lambda: (lambda r: r if peak - r >= 200 else None)(g.qemu_rss_mib()), 30,
                    what="RSS back by 200 MiB (peak %.0f)" % peak)
     print("RSS %.0f -> peak %.0f -> %.0f MiB in %.1f s" % (base, peak, low, time.monotonic() - t0))
     st1 = g.vb_stats()
