@@ -144,9 +144,11 @@ def test_metrics_match_the_guest(system):
     """node_exporter serves vbtrace's textfile: levels equal QMP's view,
     inflate pages equal /proc/vmstat."""
     g = system.guest
-    held = (MEM * MIB - g.actual_bytes()) // 4096
 
+    # Read both sides afresh: after the rescue's hold-off the balloon
+    # re-inflates, and the textfile follows it every 15 s.
     def fresh():
+        held = (MEM * MIB - g.actual_bytes()) // 4096
         m = metrics(g)
         ok = m.get("vballoon_balloon_pages") == held and \
             m.get('vballoon_event_pages_total{event="inflate"}') == vmstat(g, "balloon_inflate")
