@@ -458,6 +458,8 @@ def main():
     ap.add_argument("--freemem-only", action="store_true",
                     help="only the free memory rows (results-freemem.{json,md})")
     ap.add_argument("--freemem-sizes", default="200,400,600", help="spike sizes, MiB")
+    ap.add_argument("--hint-reps", type=int, default=3,
+                    help="pairs of hinting-only migrations per spike size")
     a = ap.parse_args()
     p = ({"reps": 1, "low": 768, "hog": 200, "trace_pairs": 1, "cycles": 1} if a.smoke else
          {"reps": a.reps, "low": 256, "hog": 300, "trace_pairs": 3, "cycles": 3})
@@ -468,7 +470,7 @@ def main():
     kd, initrd = prepare(a.out)
     sizes = [int(x) for x in a.freemem_sizes.split(",")]
     if a.freemem_only:
-        return freemem_only(kd, initrd, a.out, sizes)
+        return freemem_only(kd, initrd, a.out, sizes, a.hint_reps)
     res = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "machine": machine_info(), "guest_abi": kernel_abi(kd), "params": p,
            "host_load": {"start": host_load()}}
@@ -489,7 +491,7 @@ def main():
     finally:
         g.shutdown()
     if not (a.smoke or a.no_freemem):
-        res["freemem"] = freemem.run(kd, initrd, a.out, sizes)
+        res["freemem"] = freemem.run(kd, initrd, a.out, sizes, a.hint_reps)
         res["freemem"]["guest_abi"] = res["guest_abi"]
     res["host_load"]["end"] = host_load()
     res["summary"] = summarize(res["reps"])
@@ -505,11 +507,11 @@ def main():
     print("results: %s\nplot: %s" % (os.path.join(a.out, "results.json"), res["plot"]))
 
 
-def freemem_only(kd, initrd, out, sizes):
+def freemem_only(kd, initrd, out, sizes, hint_reps):
     """The free memory rows alone (bench/freemem.py), in their own files."""
     res = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "machine": machine_info(), "guest_abi": kernel_abi(kd), "host_load": {"start": host_load()}}
-    res.update(freemem.run(kd, initrd, out, sizes))
+    res.update(freemem.run(kd, initrd, out, sizes, hint_reps))
     res["host_load"]["end"] = host_load()
     with open(os.path.join(out, "results-freemem.json"), "w") as f:
         json.dump(res, f, indent=1)
