@@ -49,15 +49,30 @@ ff=$(echo "$fuzz_out" | grep -c '^fuzz_[a-z]*: FAILED')
 passed=$((passed + fp)); failed=$((failed + ff))
 summary+=("fuzz: $fp passed, $ff failed")
 
-VB_KSERIES=$series scripts/run-e2e.sh "$build/e2e-$series.xml"
-count "e2e $series" "$build/e2e-$series.xml"
-
+# The guest suites run side by side, one TCG guest per host core; each
+# writes its own log, printed whole when both are done.
+e2e() { # series junit.xml log [tests...]
+	local series=$1 xml=$2 log=$3
+	shift 3
+	VB_KSERIES=$series scripts/run-e2e.sh "$xml" "$@" >"$log" 2>&1
+}
+rm -f "$build/e2e-$series".{xml,log} "$build"/e2e-6.12.{xml,log}
+echo "check: e2e running; logs in $build/e2e-*.log"
+e2e "$series" "$build/e2e-$series.xml" "$build/e2e-$series.log" &
+pids=($!)
 if [ "$series" = 6.1 ]; then
 	if make --no-print-directory guest-module KSERIES=6.12; then
-		VB_KSERIES=6.12 scripts/run-e2e.sh "$build/e2e-6.12.xml" \
+		e2e 6.12 "$build/e2e-6.12.xml" "$build/e2e-6.12.log" \
 			test_driver.py test_oom.py test_vbtrace.py test_vbtrace_freemem.py \
-			test_robust.py test_freemem.py test_freehint.py test_hostview.py
+			test_robust.py test_freemem.py test_freehint.py test_hostview.py &
+		pids+=($!)
 	fi
+fi
+wait "${pids[@]}"
+cat "$build/e2e-$series.log"
+count "e2e $series" "$build/e2e-$series.xml"
+if [ "$series" = 6.1 ]; then
+	cat "$build/e2e-6.12.log" 2>/dev/null
 	count "e2e 6.12" "$build/e2e-6.12.xml"
 fi
 

@@ -8,11 +8,11 @@ import os
 import pytest
 
 from conftest import module_guest
-from guest import MIB, PAGES_PER_MIB
+from guest import KERNEL_EXTRA_MIB, MIB, PAGES_PER_MIB
 import scenario as sc
 
 MEM = 1024          # guest RAM, MiB
-PRESSURE = 256      # guest RAM left by the balloon, MiB
+PRESSURE = 256 + KERNEL_EXTRA_MIB   # guest RAM left by the balloon, MiB
 HOG = 300           # more than is free under pressure, less than RAM
 
 pytestmark = pytest.mark.allow_oom

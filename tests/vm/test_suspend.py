@@ -8,12 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import module_guest
-from guest import PAGES_PER_MIB
+from guest import KERNEL_EXTRA_MIB, PAGES_PER_MIB
 import scenario as sc
 from kdebug import EXTENDED
 
 MEM = 1024
-PRESSURE = 256
+PRESSURE = 256 + KERNEL_EXTRA_MIB
 HOG = 300
 
 pytestmark = [EXTENDED, pytest.mark.allow_oom]

@@ -18,9 +18,10 @@ import urllib.request
 import pytest
 
 from conftest import module_guest
-from guest import PAGES_PER_MIB
+from guest import KERNEL_EXTRA_MIB, PAGES_PER_MIB
 
 MEM = 1024
+LOW = 256 + KERNEL_EXTRA_MIB    # little left for the guest: hogs need the balloon
 VBALLOON = "/lib/vb/vballoon.ko"
 TYPES = ("inflate", "deflate", "oom_leak", "oom_kill", "report", "hint")
 LEVEL_KEYS = {"balloon_pages", "target_pages", "deflate_on_oom",
@@ -194,8 +195,8 @@ def test_oom_leak_totals(doom):
     g = doom
     # Slow kernels (rt, debug) outlast the default hold-off: no re-inflation.
     g.sh("echo 600000 > /sys/module/vballoon/parameters/reinflate_holdoff_ms")
-    g.set_balloon_mib(256)
-    g.wait_actual(256, timeout=120)
+    g.set_balloon_mib(LOW)
+    g.wait_actual(LOW, timeout=120)
     g.sh("echo 3 > /proc/sys/vm/drop_caches")
     vs0, st0 = g.vmstat(), g.vb_stats()
     start_tracer(g, "t2", "-j -x 'oom_leak>=1' -x 'oom_kill==0'")
@@ -225,8 +226,8 @@ def test_oom_kill_without_deflate_on_oom(kill):
     record names it, at the balloon's level, as a global kill that is no
     rescue miss (the driver was not allowed to give pages back)."""
     g = kill
-    g.set_balloon_mib(256)
-    g.wait_actual(256, timeout=120)
+    g.set_balloon_mib(LOW)
+    g.wait_actual(LOW, timeout=120)
     vs0, st0 = g.vmstat(), sysfs(g)
     start_tracer(g, "t3", "-j -e oom_kill -x 'oom_kill>=1'")
     rc_hog, hog = g.run("hog 400", timeout=180)
@@ -528,8 +529,8 @@ def test_prom_textfile(doom, tmp_path):
     st0 = sysfs(g)
     g.sh("mkdir -p /tmp/prom")
     start_tracer(g, "t9", "-j -q -i 0.5 --prom /tmp/prom/vballoon.prom")
-    g.set_balloon_mib(256)
-    g.wait_actual(256, timeout=120)
+    g.set_balloon_mib(LOW)
+    g.wait_actual(LOW, timeout=120)
     g.sh("echo 3 > /proc/sys/vm/drop_caches")
     rc_hog, hog = g.run("hog 600", timeout=180)
     assert rc_hog == 0, hog
