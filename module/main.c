@@ -8,6 +8,7 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/virtio_config.h>
 
 #include "compat.h"
@@ -26,8 +27,9 @@ static int vb_param_set(const char *arg, const struct kernel_param *kp)
 	unsigned int v;
 
 	if (kstrtouint(arg, 0, &v) || v < p->min || v > p->max) {
-		pr_err("%s=%s out of range [%u, %u]\n", kp->name, arg,
-		       p->min, p->max);
+		/* A write through sysfs ends in a newline: not the value's. */
+		pr_err("%s=%.*s out of range [%u, %u]\n", kp->name,
+		       (int)strcspn(arg, "\n"), arg, p->min, p->max);
 		return -EINVAL;
 	}
 	WRITE_ONCE(p->val, v);

@@ -33,15 +33,16 @@ fi
 make --no-print-directory guest-module KSERIES=6.1 >/dev/null || fail "6.1 module build failed"
 
 # KASAN and lockdep under TCG make guest work several times slower.
-# A starved TCG vCPU trips RCU's stall detector with a stack dump: not a
-# guest bug, so its reports are off. acpi=noirq: on this slow kernel the
-# DSDT's _PRT loop outruns ACPICA's 30 s AML loop timeout, PCI INTx is then
-# never routed and the balloon (INTx only) gets no config interrupt: no
-# driver inflates. The BIOS PIRQ table routes it instead. The debug kernel
-# keeps ~210 MiB more for itself: tests raise their balloon floors by
-# VB_KERNEL_EXTRA_MIB (tests/vm/guest.py).
+# - A starved TCG vCPU trips RCU's stall detectors with a stack dump, not a
+#   guest bug: CPU stall reports are off, and PROVE_RCU's check that a
+#   requested grace period starts waits 300 s instead of 21.
+# - acpi=noirq: on this slow kernel the DSDT's _PRT loop outruns ACPICA's
+#   30 s AML loop timeout, PCI INTx is then never routed and the balloon
+#   (INTx only) gets no config interrupt. The BIOS PIRQ table routes it.
+# - The debug kernel keeps ~210 MiB more for itself: tests raise their
+#   balloon floors by VB_KERNEL_EXTRA_MIB (tests/vm/guest.py).
 debug_env=(VB_KSERIES=debug VB_TIMEOUT_SCALE=${VB_TIMEOUT_SCALE:-4} VB_KERNEL_EXTRA_MIB=256
-	VB_KERNEL_ARGS="rcupdate.rcu_cpu_stall_suppress=1 acpi=noirq")
+	VB_KERNEL_ARGS="rcupdate.rcu_cpu_stall_suppress=1 rcupdate.rcu_cpu_stall_timeout=300 acpi=noirq")
 
 # Three suites side by side, each into its own log, printed when all are
 # done: the guests spend much of their time waiting (for the host, for

@@ -328,8 +328,14 @@ static void pick_programs(struct vbtrace_bpf *skel, bool btf,
 	SET_BOTH(skel, hint, btf);
 	bpf_program__set_autoload(skel->progs.fentry_oom_kill,
 				  hook == HOOK_FENTRY);
+	/*
+	 * An fentry program that loads can still fail to attach (a kernel
+	 * without CONFIG_FUNCTION_TRACER has no patchable nop at the entry:
+	 * EBUSY), so "auto" loads the kprobe beside it as the fallback.
+	 */
 	bpf_program__set_autoload(skel->progs.kprobe_oom_kill,
-				  hook == HOOK_KPROBE);
+				  hook == HOOK_KPROBE ||
+				  (hook == HOOK_FENTRY && !env.hook_arg));
 }
 
 static int open_load(struct vbtrace_bpf **skelp, bool btf, enum oom_hook hook)
@@ -430,6 +436,40 @@ static bool is_oom_prog(struct vbtrace_bpf *skel, struct bpf_program *p)
 	       p == skel->progs.kprobe_oom_kill;
 }
 
+/* The first loaded OOM hook that attaches, in hook order; at most one. */
+static void attach_oom(struct vbtrace_bpf *skel, struct links *ls,
+		       struct load_info *li)
+{
+	struct bpf_program *progs[] = {
+		[HOOK_FENTRY] = skel->progs.fentry_oom_kill,
+		[HOOK_KPROBE] = skel->progs.kprobe_oom_kill,
+	};
+	size_t n = strlen(li->oom_reason), size = sizeof(li->oom_reason);
+	struct bpf_link *l;
+	enum oom_hook h;
+	int err;
+
+	libbpf_hush = true;	/* a failed hook is reported once, below */
+	for (h = HOOK_FENTRY; h < HOOK_NONE; h++) {
+		if (!bpf_program__autoload(progs[h]) || ls->n == VB_MAX_LINKS)
+			continue;
+		l = bpf_program__attach(progs[h]);
+		if (l) {
+			ls->l[ls->n++] = l;
+			li->hook = h;
+			libbpf_hush = false;
+			return;
+		}
+		err = errno;
+		if (n < size)
+			n += snprintf(li->oom_reason + n, size - n,
+				      "%sattaching %s: %s", n ? "; " : "",
+				      hook_names[h], strerror(err));
+	}
+	libbpf_hush = false;
+	li->hook = HOOK_NONE;
+}
+
 /*
  * Attach each loaded program (never through tracefs). The OOM hook is
  * optional: without it, balloon tracing goes on.
@@ -442,21 +482,19 @@ static int attach(struct vbtrace_bpf *skel, struct links *ls,
 	int err;
 
 	bpf_object__for_each_program(p, skel->obj) {
-		if (!bpf_program__autoload(p) || ls->n == VB_MAX_LINKS)
+		if (!bpf_program__autoload(p) || is_oom_prog(skel, p) ||
+		    ls->n == VB_MAX_LINKS)
 			continue;
 		l = bpf_program__attach(p);
-		if (l) {
-			ls->l[ls->n++] = l;
-			continue;
-		}
-		err = -errno;
-		if (!is_oom_prog(skel, p))
+		if (!l) {
+			err = errno;
 			return fail(EXIT_ENV, "cannot attach %s (%s): rerun with -v for libbpf's log",
-				    bpf_program__name(p), strerror(-err));
-		snprintf(li->oom_reason, sizeof(li->oom_reason),
-			 "attaching %s: %s", hook_names[li->hook], strerror(-err));
-		li->hook = HOOK_NONE;
+				    bpf_program__name(p), strerror(err));
+		}
+		ls->l[ls->n++] = l;
 	}
+	if (li->hook != HOOK_NONE)
+		attach_oom(skel, ls, li);
 	if (li->hook == HOOK_NONE && env.first_hook != HOOK_NONE)
 		fprintf(stderr, "vbtrace: warning: OOM kills not traced (%s)\n",
 			li->oom_reason);
