@@ -481,6 +481,7 @@ def main():
                     help="only the shape matrix (results-shapes.{json,md})")
     ap.add_argument("--no-shapes", action="store_true", help="skip the shape matrix")
     ap.add_argument("--shape-reps", type=int, default=3)
+    ap.add_argument("--shape-names", help="comma list: only these shapes of the matrix")
     a = ap.parse_args()
     p = ({"reps": 1, "low": 768, "hog": 200, "trace_pairs": 1, "cycles": 1} if a.smoke else
          {"reps": a.reps, "low": 256, "hog": 300, "trace_pairs": 3, "cycles": 3})
@@ -493,7 +494,7 @@ def main():
     if a.freemem_only:
         return freemem_only(kd, initrd, a.out, sizes)
     if a.shapes:
-        return shapes_only(kd, initrd, a.out, a.shape_reps)
+        return shapes_only(kd, initrd, a.out, a.shape_reps, a.shape_names)
     res = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "machine": machine_info(), "guest_abi": kernel_abi(kd), "params": p,
            "host_load": {"start": host_load()}}
@@ -536,15 +537,16 @@ def main():
     print(md)
     print("results: %s\nplot: %s" % (os.path.join(a.out, "results.json"), res["plot"]))
     if not (a.smoke or a.no_shapes):
-        shapes_only(kd, initrd, a.out, a.shape_reps)
+        shapes_only(kd, initrd, a.out, a.shape_reps, a.shape_names)
 
 
-def shapes_only(kd, initrd, out, reps):
+def shapes_only(kd, initrd, out, reps, names=None):
     """The shape matrix (bench/shapes.py) in its own files."""
     t0 = time.monotonic()
     res = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "machine": machine_info(), "guest_abi": kernel_abi(kd), "host_load": {"start": host_load()}}
-    res.update(shapes.matrix(kd, initrd, out, reps))
+    chosen = [t for t in shapes.SHAPES if not names or t[0] in names.split(",")]
+    res.update(shapes.matrix(kd, initrd, out, reps, chosen))
     res["host_load"]["end"] = host_load()
     res["wall_s"] = round(time.monotonic() - t0, 1)
     md = shapes.write(res, out)

@@ -105,7 +105,8 @@ LINE = re.compile(r"^\s*(.+?)-(\d+)\s+\[\d+\]\s+(?:\S+\s+)?([\d.]+):\s+(\w+):\s*
 def trace_start(g):
     """The vballoon tracepoint, the kernel's direct reclaim and reclaim retry
     tracepoints and a kprobe on out_of_memory(), in tracefs (one clock)."""
-    g.sh("T=%s; echo 0 > $T/tracing_on; echo > $T/trace; echo 8192 > $T/buffer_size_kb;"
+    g.sh("T=%s; echo 0 > $T/tracing_on; echo > $T/trace; echo 32768 > $T/buffer_size_kb;"
+         " echo 0 > $T/options/overwrite;"
          " echo 'p:vbbench/oom out_of_memory' > $T/kprobe_events;"
          " echo 'r:vbbench/oom_ret out_of_memory ret=$retval' >> $T/kprobe_events;"
          " for e in %s; do echo 1 > $T/events/$e/enable; done; echo 1 > $T/tracing_on"
@@ -113,24 +114,29 @@ def trace_start(g):
 
 
 def trace_stop(g):
+    """The records, and how many the full buffer dropped (overwrite is off:
+    the start is kept, a truncated end shows)."""
     text = g.sh("T=%s; echo 0 > $T/tracing_on; cat $T/trace; for e in %s; do echo 0 >"
                 " $T/events/$e/enable; done; echo > $T/kprobe_events; echo > $T/trace"
                 % (TRACE, " ".join(EVENTS)), timeout=120)
+    dropped = sum(int(l.split(":")[1]) for l in g.sh(
+        "cat %s/per_cpu/cpu*/stats" % TRACE).splitlines() if l.startswith("dropped events"))
     evs = []
     for line in text.splitlines():
         m = LINE.match(line)
         if m:
             kv = dict(x.split("=", 1) for x in m.group(5).split() if "=" in x)
             evs.append((float(m.group(3)), int(m.group(2)), m.group(4), kv, m.group(5)))
-    return evs
+    return evs, dropped
 
 
 def breakdown(evs):
     """Times in ms from the hog's start marker: first stall to first OOM
     call, OOM calls, storms (a storm restarts at step 0 once its window
     expired), release time against direct reclaim time."""
-    t0 = next(t for t, _, n, _, txt in evs if n == "tracing_mark_write" and "vbstart" in txt)
-    t1 = next(t for t, _, n, _, txt in evs if n == "tracing_mark_write" and "vbend" in txt)
+    marks = [t for t, _, n, _, txt in evs if n == "tracing_mark_write"]
+    t0 = marks[0]
+    t1 = marks[1] if len(marks) > 1 else evs[-1][0]
     ms = lambda t: round((t - t0) * 1000, 1)
     begin, reclaim_ms, oom_in, oom_ms = {}, 0.0, {}, 0.0
     stalls, ooms, leaks, retries, gaps = [], [], [], 0, []
@@ -187,11 +193,11 @@ def traced_rescue(g, s):
     g.sh("echo vbstart > %s/trace_marker" % TRACE)
     hog = work(g)
     g.sh("echo vbend > %s/trace_marker" % TRACE)
-    evs = trace_stop(g)
+    evs, dropped = trace_stop(g)
     after = sc.snapshot(g)
     summary = run.stop_tracer(g)[-1]
     b = breakdown(evs)
-    b.update(shape=s["name"], hog_ms=hog["ms"], rc=hog["rc"],
+    b.update(shape=s["name"], hog_ms=hog["ms"], rc=hog["rc"], trace_dropped=dropped,
              vb_oom_calls=sc.delta(before, after, "oom_calls", "vb"),
              vb_oom_releases=sc.delta(before, after, "oom_releases", "vb"),
              vmstat_deflate=sc.delta(before, after, "balloon_deflate"),
@@ -219,7 +225,10 @@ def run_boot(kd, initrd, out, mem, shapes, reps, guest=None):
             s["reps"] = [r[s["name"]] for r in reps_out]
             s["summary"] = summarize(s, s["reps"])
         worst = max(shapes, key=lambda s: s["summary"]["vs_none"]["median"])
-        trace = traced_rescue(g, worst)
+        try:
+            trace = traced_rescue(g, worst)
+        except Exception as e:      # the matrix stands without it
+            trace = {"shape": worst["name"], "error": repr(e)}
         run.reload(g, "vballoon")
         sc.unload_driver(g, "vballoon")
         return trace, run.find_splats(g.take_dmesg(), allow_oom=True)
@@ -286,7 +295,8 @@ def markdown(res):
         out += ["| %s | %s |" % (k, v) for k, v in b.items() if k != "shape"]
         out += ["", "Traced worst shape of each boot: " + ", ".join(
             "%s (hog %s ms, %s OOM calls, %s storms, first stall to first OOM %s ms)" % (
-                x["shape"], x["hog_ms"], x["oom_calls"], x["storms"], x["first_stall_to_first_oom_ms"])
+                x["shape"], x.get("hog_ms"), x.get("oom_calls"), x.get("storms"),
+                x.get("first_stall_to_first_oom_ms"))
             for x in res["breakdowns"]) + "."]
     out += ["", "Host load: %(s)s other QEMU processes, load %(sl).1f at start; %(e)s, %(el).1f"
             " at end." % {"s": res["host_load"]["start"]["other_qemus"],
