@@ -169,13 +169,15 @@ class Sampler:
         self.thread.join()
 
 
-def rescue(g, hog_mib, pressure, work=None, prep=None):
+def rescue(g, hog_mib, pressure, work=None, prep=None, tol_mib=0):
     """sc.rescue's measurement, with the balloon level sampled host-side
     during the hog (time 0 = the hog command sent). work(g) replaces the
     plain hog (it returns what sc.run_hog does); prep(g) runs after the
-    caches are dropped, before the first snapshot."""
+    caches are dropped, before the first snapshot. tol_mib: how far short
+    of the pressure a guest near its floor may stay."""
     if pressure is not None:
-        sc.inflate_to(g, pressure)
+        g.set_balloon_mib(pressure)
+        g.wait_actual(pressure, tol_mib=tol_mib, timeout=120)
     g.sh("echo 3 > /proc/sys/vm/drop_caches; sync")
     if prep:
         prep(g)
@@ -186,7 +188,7 @@ def rescue(g, hog_mib, pressure, work=None, prep=None):
         time.sleep(0.2)   # a few samples after the end
     after = sc.snapshot(g)
     return {
-        "pressure_mib": pressure, "hog_mib": hog_mib, "rc": hog["rc"], "ms": hog["ms"],
+        "pressure_mib": pressure, "actual_before_mib": before["actual_mib"], "hog_mib": hog_mib, "rc": hog["rc"], "ms": hog["ms"],
         "survived": hog["rc"] == 0 and sc.delta(before, after, "oom_kill") == 0,
         "oom_kill": sc.delta(before, after, "oom_kill"),
         "leaked_pages": sc.delta(before, after, "balloon_deflate"),
