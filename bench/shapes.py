@@ -6,6 +6,7 @@ import os
 import re
 import statistics
 import sys
+import traceback
 
 import run
 import scenario as sc
@@ -97,8 +98,10 @@ def one_rep(g, shapes, rep):
 # ---- where the time goes ----------------------------------------------------------
 
 TRACE = "/sys/kernel/tracing"
+TRACE_KB = 16384
 EVENTS = ("vballoon/vballoon_oom_leak", "vmscan/mm_vmscan_direct_reclaim_begin",
           "vmscan/mm_vmscan_direct_reclaim_end", "oom/reclaim_retry_zone",
+          "vmscan/mm_vmscan_kswapd_wake", "vmscan/mm_vmscan_kswapd_sleep",
           "vbbench/oom", "vbbench/oom_ret")
 LINE = re.compile(r"^\s*(.+?)-(\d+)\s+\[\d+\]\s+(?:\S+\s+)?([\d.]+):\s+(\w+):\s*(.*)$")
 
@@ -106,8 +109,7 @@ LINE = re.compile(r"^\s*(.+?)-(\d+)\s+\[\d+\]\s+(?:\S+\s+)?([\d.]+):\s+(\w+):\s*
 def trace_start(g):
     """The vballoon tracepoint, the kernel's direct reclaim and reclaim retry
     tracepoints and a kprobe on out_of_memory(), in tracefs (one clock)."""
-    g.sh("T=%s; echo 0 > $T/tracing_on; echo > $T/trace; echo 32768 > $T/buffer_size_kb;"
-         " echo 0 > $T/options/overwrite;"
+    g.sh("T=%s; echo 0 > $T/tracing_on; echo > $T/trace; echo 0 > $T/options/overwrite;"
          " echo 'p:vbbench/oom out_of_memory' > $T/kprobe_events;"
          " echo 'r:vbbench/oom_ret out_of_memory ret=$retval' >> $T/kprobe_events;"
          " for e in %s; do echo 1 > $T/events/$e/enable; done; echo 1 > $T/tracing_on"
@@ -127,6 +129,7 @@ def trace_stop(g):
         m = LINE.match(line)
         if m:
             kv = dict(x.split("=", 1) for x in m.group(5).split() if "=" in x)
+            kv["comm"] = m.group(1).strip()
             evs.append((float(m.group(3)), int(m.group(2)), m.group(4), kv, m.group(5)))
     return evs, dropped
 
@@ -141,9 +144,14 @@ def breakdown(evs):
     ms = lambda t: round((t - t0) * 1000, 1)
     begin, reclaim_ms, oom_in, oom_ms = {}, 0.0, {}, 0.0
     stalls, ooms, leaks, retries, gaps = [], [], [], 0, []
-    last_leak = None
+    last_leak, kswapd_on, kswapd_ms = None, None, 0.0
     for t, pid, n, kv, _ in evs:
-        if n == "mm_vmscan_direct_reclaim_begin":
+        if n == "mm_vmscan_kswapd_wake" and kswapd_on is None:
+            kswapd_on = max(t, t0)
+        elif n == "mm_vmscan_kswapd_sleep" and kswapd_on is not None:
+            kswapd_ms += (t - kswapd_on) * 1000
+            kswapd_on = None
+        elif n == "mm_vmscan_direct_reclaim_begin":
             begin[pid] = t
             stalls.append(t)
         elif n == "mm_vmscan_direct_reclaim_end" and pid in begin:
@@ -157,11 +165,14 @@ def breakdown(evs):
         elif n == "oom_ret" and pid in oom_in:
             oom_ms += (t - oom_in.pop(pid)) * 1000
         elif n == "vballoon_oom_leak":
-            leaks.append((t, int(kv["freed"]), int(kv["ns"]), int(kv["step"])))
+            leaks.append((t, int(kv["freed"]), int(kv["ns"]), int(kv["step"]),
+                          kv["comm"].startswith("kswapd")))
             last_leak = t
         elif n == "reclaim_retry_zone":
             retries += 1
-    release_ms = sum(ns for _, _, ns, _ in leaks) / 1e6
+    if kswapd_on is not None:
+        kswapd_ms += (t1 - kswapd_on) * 1000
+    release_ms = sum(x[2] for x in leaks) / 1e6
     return {
         "span_ms": ms(t1),
         "first_stall_ms": ms(stalls[0]) if stalls else None,
@@ -173,6 +184,9 @@ def breakdown(evs):
         "window_expiries": max(0, sum(1 for x in leaks if x[3] == 0) - 1),
         "releases": len(leaks), "released_pages": sum(x[1] for x in leaks),
         "release_ms": round(release_ms, 1),
+        "releases_by_kswapd": sum(1 for x in leaks if x[4]),
+        "release_ms_by_kswapd": round(sum(x[2] for x in leaks if x[4]) / 1e6, 1),
+        "kswapd_awake_ms": round(kswapd_ms, 1),
         "direct_reclaims": len(stalls), "direct_reclaim_ms": round(reclaim_ms, 1),
         "reclaim_retry_zone": retries,
         "last_release_ms": ms(leaks[-1][0]) if leaks else None,
@@ -189,14 +203,16 @@ def traced_rescue(g, s):
     if prep:
         prep(g)
     run.start_tracer(g, "-j -q")
-    before = sc.snapshot(g)
-    trace_start(g)
-    g.sh("echo vbstart > %s/trace_marker" % TRACE)
-    hog = work(g)
-    g.sh("echo vbend > %s/trace_marker" % TRACE)
-    evs, dropped = trace_stop(g)
-    after = sc.snapshot(g)
-    summary = run.stop_tracer(g)[-1]
+    try:
+        before = sc.snapshot(g)
+        trace_start(g)
+        g.sh("echo vbstart > %s/trace_marker" % TRACE)
+        hog = work(g)
+        g.sh("echo vbend > %s/trace_marker" % TRACE)
+        evs, dropped = trace_stop(g)
+        after = sc.snapshot(g)
+    finally:
+        summary = run.stop_tracer(g)[-1]
     b = breakdown(evs)
     b.update(shape=s["name"], hog_ms=hog["ms"], rc=hog["rc"], trace_dropped=dropped,
              vb_oom_calls=sc.delta(before, after, "oom_calls", "vb"),
@@ -216,6 +232,8 @@ def run_boot(kd, initrd, out, mem, shapes, reps, guest=None):
     that one, already warm), then a traced rescue of its worst shape."""
     g = guest or run.boot(kd, initrd, out, mem)
     try:
+        # The trace buffer, allocated before free memory is measured.
+        g.sh("echo %d > %s/buffer_size_kb" % (TRACE_KB, TRACE))
         if not guest:
             run.reload(g, "vballoon")        # warm-up: first touch of guest RAM
             sc.run_hog(g, mem * 3 // 4)
@@ -229,6 +247,7 @@ def run_boot(kd, initrd, out, mem, shapes, reps, guest=None):
         try:
             trace = traced_rescue(g, worst)
         except Exception as e:      # the matrix stands without it
+            traceback.print_exc()
             trace = {"shape": worst["name"], "error": repr(e)}
         run.reload(g, "vballoon")
         sc.unload_driver(g, "vballoon")
