@@ -15,6 +15,7 @@ GOALS = {"vs_none": 1.3, "vs_intree": 1.0, "over_leak": 1.25, "median_vs_none": 
 PACE = (10, 100)        # slow grower: 10 MiB every 100 ms
 CACHE_SHARE = 0.75      # page cache shape: this share of the free memory is cache
 TOL_MIB = 2             # a driver may stop this short of a deep balloon
+WARM_MARGIN_MIB = 24    # warm-up leaves this much free: above the watermarks
 
 # name, guest MiB, balloon % of RAM, spike as a multiple of free memory, kind
 SHAPES = [
@@ -53,12 +54,23 @@ def calibrate(g, s):
              timeout=30)
 
 
+def warm(g):
+    """Touch the free memory once: pages the balloon gave back are not
+    resident on the host until touched, and the hog should not pay for
+    that in one run and not in another (no pressure would look slow)."""
+    mib = g.meminfo()["MemFree"] // 1024 - WARM_MARGIN_MIB
+    if mib > 8:
+        sc.run_hog(g, mib)
+
+
 def workload(s):
     """(prep, work) for run.rescue: what the shape runs under pressure."""
-    prep = None
+    prep = warm
     if s["kind"] == "cache":
-        prep = lambda g: g.sh("dd if=/dev/vda of=/dev/null bs=1M count=%d 2>/dev/null"
-                              % s["cache_mib"], timeout=120)
+        def prep(g):
+            warm(g)
+            g.sh("dd if=/dev/vda of=/dev/null bs=1M count=%d 2>/dev/null" % s["cache_mib"],
+                 timeout=120)
     if s["kind"] == "slow":
         return prep, lambda g: sc.run_hog(g, s["hog_mib"], pace=PACE)
     if s["kind"] == "two":
@@ -243,7 +255,8 @@ def run_boot(kd, initrd, out, mem, shapes, reps, guest=None):
         for s in shapes:
             s["reps"] = [r[s["name"]] for r in reps_out]
             s["summary"] = summarize(s, s["reps"])
-        worst = max(shapes, key=lambda s: s["summary"]["vs_none"]["median"])
+        rescued = [s for s in shapes if s["summary"]["needed_pages"]] or shapes
+        worst = max(rescued, key=lambda s: s["summary"]["vs_none"]["median"])
         try:
             trace = traced_rescue(g, worst)
         except Exception as e:      # the matrix stands without it
@@ -280,8 +293,12 @@ def summarize(s, reps):
     }
 
 
-def met(st):
-    """Goals of one shape; a shape that needed nothing has no leak ratio."""
+def met(st, s):
+    """Goals of one shape. A shape that needed nothing (the control) has
+    one goal: the balloon stayed shut."""
+    if not st["needed_pages"]:
+        shut = all(r["vballoon"]["leaked_pages"] == 0 for r in s["reps"])
+        return "met (balloon shut)" if shut else "NOT met (balloon opened)"
     ok = (st["vs_none"]["median"] <= GOALS["vs_none"] and st["vs_intree"]["median"] <= GOALS["vs_intree"]
           and (st["over_leak"] is None or st["over_leak"]["median"] <= GOALS["over_leak"]))
     return "met" if ok and st["survived"] else "NOT met"
@@ -304,9 +321,9 @@ def markdown(res):
             s["name"], s["mem"], s["depth"], s["free_mib"], s["hog_mib"], s["kind"],
             f(st["hog_ms_none"]), f(st["vs_none"]), f(st["intree_vs_none"]), f(st["vs_intree"]),
             f(st["over_leak"]), f(st["intree_over_leak"]), st["needed_pages"],
-            f(st["oom_calls_vballoon"]), met(st)))
+            f(st["oom_calls_vballoon"]), met(st, s)))
     med = res["median_vs_none"]
-    out += ["", "Median over shapes of vballoon / no pressure: %.3g (goal ≤ %.3g: %s)." % (
+    out += ["", "Median over the shapes that needed the balloon of vballoon / no pressure: %.3g (goal ≤ %.3g: %s)." % (
         med, GOALS["median_vs_none"], "met" if med <= GOALS["median_vs_none"] else "NOT met")]
     b = res.get("breakdown")
     if b:
@@ -338,8 +355,9 @@ def matrix(kd, initrd, out, reps, shapes=SHAPES, guest=None):
                                  reps, reuse)
         res["breakdowns"].append(trace)
         res["splats"] += splats
-    res["median_vs_none"] = statistics.median(s["summary"]["vs_none"]["median"] for s in shapes)
-    worst = max(shapes, key=lambda s: s["summary"]["vs_none"]["median"])
+    rescued = [s for s in shapes if s["summary"]["needed_pages"]] or shapes   # not the control
+    res["median_vs_none"] = statistics.median(s["summary"]["vs_none"]["median"] for s in rescued)
+    worst = max(rescued, key=lambda s: s["summary"]["vs_none"]["median"])
     res["breakdown"] = next(b for b in res["breakdowns"] if b["shape"] == worst["name"])
     return res
 
