@@ -26,11 +26,12 @@ from splat import find_splats  # noqa: E402
 import scenario as sc  # noqa: E402
 sys.path.insert(0, HERE)
 import freemem  # noqa: E402
+import shapes  # noqa: E402
 
 MEM = 1024          # guest RAM, MiB
 PRESSURE = 256      # guest RAM left by the balloon during a rescue, MiB
 POLL = 0.02         # host-side query-balloon period, s
-TIGHT = "oom_escalate_pct=0 oom_pages=256"   # 1 MiB per OOM call: the real need
+TIGHT = "oom_escalate_pct=0 oom_pages=256 oom_reclaim=0"   # 1 MiB per OOM call: the real need
 TRACER = "vbtrace"
 GOALS = {"rescue_vs_none": 1.3, "over_leak": 1.25, "inflate_vs_intree": 1.0,
          "trace_overhead_pct": 3.0, "lost": 0}
@@ -89,9 +90,19 @@ def prepare(out):
     return kd, initrd
 
 
-def boot(kd, initrd, out):
-    g = Guest(kd, initrd, mem_mib=MEM, deflate_on_oom=True, name="bench",
-              log_dir=os.path.join(out, "vm")).boot()
+def cache_disk(out, mib=1024):
+    """A sparse raw image the guest reads through virtio-blk: reading it
+    fills clean, droppable page cache (the page cache shape)."""
+    img = os.path.join(out, "cache.img")
+    with open(img, "wb") as f:
+        f.truncate(mib << 20)
+    return ["-drive", "file=%s,if=none,id=cache0,format=raw,readonly=on" % img,
+            "-device", "virtio-blk-pci,drive=cache0"]
+
+
+def boot(kd, initrd, out, mem=MEM):
+    g = Guest(kd, initrd, mem_mib=mem, deflate_on_oom=True, name="bench-%d" % mem,
+              log_dir=os.path.join(out, "vm"), qemu_args=cache_disk(out)).boot()
     g.qmp = LockedQMP(g.qmp)
     return g
 
@@ -102,13 +113,13 @@ def reload(g, driver, params=""):
     """Empty balloon, no balloon driver loaded, then a fresh `driver`: every
     measurement starts from the same driver state (hold-off timers, storm
     windows and escalation history are all reset)."""
-    g.set_balloon_mib(MEM)
+    g.set_balloon_mib(g.mem_mib)
     for d in ("vballoon", "virtio_balloon"):
         if g.loaded(d):
-            g.wait_actual(MEM, timeout=120, settle=0)
+            g.wait_actual(g.mem_mib, timeout=120, settle=0)
             sc.unload_driver(g, d)
     sc.load_driver(g, driver, params)
-    g.wait_actual(MEM, settle=0)
+    g.wait_actual(g.mem_mib, settle=0)
 
 
 def timed_resize(g, target_mib, timeout=120):
@@ -158,26 +169,36 @@ class Sampler:
         self.thread.join()
 
 
-def rescue(g, hog_mib, pressure):
+def rescue(g, hog_mib, pressure, work=None, prep=None, tol_mib=0):
     """sc.rescue's measurement, with the balloon level sampled host-side
-    during the hog (time 0 = the hog command sent)."""
+    during the hog (time 0 = the hog command sent). work(g) replaces the
+    plain hog (it returns what sc.run_hog does); prep(g) runs after the
+    caches are dropped, before the first snapshot. tol_mib: how far short
+    of the pressure a guest near its floor may stay."""
     if pressure is not None:
-        sc.inflate_to(g, pressure)
+        g.set_balloon_mib(pressure)
+        g.wait_actual(pressure, tol_mib=tol_mib, timeout=120)
     g.sh("echo 3 > /proc/sys/vm/drop_caches; sync")
+    if prep:
+        prep(g)
     before = sc.snapshot(g)
     with Sampler(g) as s:
         t0 = time.time()
-        hog = sc.run_hog(g, hog_mib)
+        hog = work(g) if work else sc.run_hog(g, hog_mib)
         time.sleep(0.2)   # a few samples after the end
     after = sc.snapshot(g)
     return {
-        "pressure_mib": pressure, "hog_mib": hog_mib, "rc": hog["rc"], "ms": hog["ms"],
+        "pressure_mib": pressure, "actual_before_mib": before["actual_mib"], "hog_mib": hog_mib, "rc": hog["rc"], "ms": hog["ms"],
         "survived": hog["rc"] == 0 and sc.delta(before, after, "oom_kill") == 0,
         "oom_kill": sc.delta(before, after, "oom_kill"),
         "leaked_pages": sc.delta(before, after, "balloon_deflate"),
         # The coarse estimate sc.rescue uses; "needed" proper is the tight run.
         "free_estimate_pages": max(0, hog_mib * PAGES_PER_MIB - before["meminfo"]["MemFree"] // 4),
         "vb_oom_calls": sc.delta(before, after, "oom_calls", "vb"),
+        "vb_oom_releases": sc.delta(before, after, "oom_releases", "vb"),
+        "vb_reclaim_pages": sc.delta(before, after, "oom_reclaim_pages", "vb"),
+        "allocstall": sum(sc.delta(before, after, k) for k in after["vmstat"]
+                          if k.startswith("allocstall")),
         "t0": t0, "samples": [(round(t - t0, 3), a) for t, a in s.samples],
     }
 
@@ -460,6 +481,11 @@ def main():
     ap.add_argument("--freemem-sizes", default="200,400,600", help="spike sizes, MiB")
     ap.add_argument("--hint-reps", type=int, default=3,
                     help="pairs of hinting-only migrations per spike size")
+    ap.add_argument("--shapes", action="store_true",
+                    help="only the shape matrix (results-shapes.{json,md})")
+    ap.add_argument("--no-shapes", action="store_true", help="skip the shape matrix")
+    ap.add_argument("--shape-reps", type=int, default=3)
+    ap.add_argument("--shape-names", help="comma list: only these shapes of the matrix")
     a = ap.parse_args()
     p = ({"reps": 1, "low": 768, "hog": 200, "trace_pairs": 1, "cycles": 1} if a.smoke else
          {"reps": a.reps, "low": 256, "hog": 300, "trace_pairs": 3, "cycles": 3})
@@ -471,6 +497,8 @@ def main():
     sizes = [int(x) for x in a.freemem_sizes.split(",")]
     if a.freemem_only:
         return freemem_only(kd, initrd, a.out, sizes, a.hint_reps)
+    if a.shapes:
+        return shapes_only(kd, initrd, a.out, a.shape_reps, a.shape_names)
     res = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "machine": machine_info(), "guest_abi": kernel_abi(kd), "params": p,
            "host_load": {"start": host_load()}}
@@ -488,6 +516,10 @@ def main():
         reload(g, "vballoon")
         sc.unload_driver(g, "vballoon")
         res["splats"] = find_splats(g.take_dmesg(), allow_oom=True)
+        if a.smoke:    # the shape matrix's code path, in this boot
+            t0 = time.monotonic()
+            res["shapes"] = shapes.matrix(kd, initrd, a.out, 1, shapes.SMOKE, guest=g)
+            res["shapes"]["wall_s"] = round(time.monotonic() - t0, 1)
     finally:
         g.shutdown()
     if not (a.smoke or a.no_freemem):
@@ -501,10 +533,28 @@ def main():
     md = markdown(res)
     if "freemem" in res:
         md += freemem.markdown(res["freemem"])
+    if "shapes" in res:
+        res["shapes"].update(date=res["date"], guest_abi=res["guest_abi"], host_load=res["host_load"])
+        md += "\n" + shapes.markdown(res["shapes"])
     with open(os.path.join(a.out, "results.md"), "w") as f:
         f.write(md)
     print(md)
     print("results: %s\nplot: %s" % (os.path.join(a.out, "results.json"), res["plot"]))
+    if not (a.smoke or a.no_shapes):
+        shapes_only(kd, initrd, a.out, a.shape_reps, a.shape_names)
+
+
+def shapes_only(kd, initrd, out, reps, names=None):
+    """The shape matrix (bench/shapes.py) in its own files."""
+    t0 = time.monotonic()
+    res = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+           "machine": machine_info(), "guest_abi": kernel_abi(kd), "host_load": {"start": host_load()}}
+    chosen = [t for t in shapes.SHAPES if not names or t[0] in names.split(",")]
+    res.update(shapes.matrix(kd, initrd, out, reps, chosen))
+    res["host_load"]["end"] = host_load()
+    res["wall_s"] = round(time.monotonic() - t0, 1)
+    md = shapes.write(res, out)
+    print(md)
 
 
 def freemem_only(kd, initrd, out, sizes, hint_reps):

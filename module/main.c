@@ -56,9 +56,9 @@ static const struct kernel_param_ops vb_param_ops = {
 VB_PARAM(oom_pages, 256, 1, 262144,
 	 "pages released by the first OOM call of a storm");
 VB_PARAM(oom_escalate_pct, 25, 0, 1000,
-	 "later calls of a storm release this % of the storm so far; 0 = off");
+	 "later releases of a storm give this % of the storm so far; 0 = off");
 VB_PARAM(oom_max_pages, 65536, 1, 1048576,
-	 "most pages one OOM call releases");
+	 "most pages one OOM release gives back");
 VB_PARAM(oom_window_ms, 1000, 1, 60000,
 	 "OOM calls closer than this form one storm");
 VB_PARAM(oom_reclaim, 1, 0, 1,

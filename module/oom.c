@@ -10,13 +10,20 @@
  * allocator needs, when it needs it, instead of failing towards the next
  * OOM call. Outside a storm the shrinker reports nothing to reclaim.
  *
- * Only OOM calls escalate. Reclaim asks again and again while memory is
- * short, so each of its requests gets what it asked for, but at least
- * oom_pages: escalating those would compound into the whole balloon.
+ * Reclaim asks again and again while memory is short, and at low priority
+ * for far more than the allocation needs, so its requests do not size a
+ * release: the watermark deficit does. Reclaim takes nothing while every
+ * zone is at its high watermark (kswapd keeps up), and a release is sized
+ * like an OOM call (oom_policy.c) but at least the deficit. A reclaim
+ * release keeps the storm armed, so it ends window_ms after free memory
+ * stays at the watermark, not in the middle of a long shortage.
  */
 #include <linux/jiffies.h>
 #include <linux/ktime.h>
+#include <linux/mmzone.h>
+#include <linux/nodemask.h>
 #include <linux/oom.h>
+#include <linux/vmstat.h>
 
 #include "compat.h"
 #include "vballoon.h"
@@ -38,6 +45,27 @@ static void vb_storm_publish(struct vballoon *vb,
 		   s->active ? s->last_ms + params->window_ms : 0);
 }
 
+/* Guest pages missing to bring every populated zone to its high watermark. */
+static unsigned long vb_wmark_deficit(void)
+{
+	unsigned long deficit = 0, free, high;
+	struct zone *zone;
+	int nid, i;
+
+	for_each_online_node(nid) {
+		for (i = 0; i < MAX_NR_ZONES; i++) {
+			zone = &NODE_DATA(nid)->node_zones[i];
+			if (!populated_zone(zone))
+				continue;
+			free = zone_page_state(zone, NR_FREE_PAGES);
+			high = high_wmark_pages(zone);
+			if (free < high)
+				deficit += high - free;
+		}
+	}
+	return deficit;
+}
+
 /* Release asked pages for the storm; called with storm_lock held. */
 static unsigned int vb_oom_release(struct vballoon *vb, unsigned int asked,
 				   u64 start, bool oom_call)
@@ -47,6 +75,8 @@ static unsigned int vb_oom_release(struct vballoon *vb, unsigned int asked,
 
 	got = vb_leak(vb, asked, !oom_call);
 	vb_oom_record(&vb->oom_storm, got, vb_now_ms(start), oom_call);
+	if (!oom_call)
+		vb_oom_extend(&vb->oom_storm, got, vb_now_ms(ktime_get_ns()));
 	vb_storm_publish(vb, &params);
 
 	/*
@@ -107,7 +137,7 @@ static unsigned long vb_reclaim_count(struct shrinker *s,
 {
 	struct vballoon *vb = vb_shrinker_priv(s);
 
-	if (!vb_reclaim_allowed(vb))
+	if (!vb_reclaim_allowed(vb) || !vb_wmark_deficit())
 		return 0;
 	return READ_ONCE(vb->num_pages) / VB_PAGES_PER_PAGE;
 }
@@ -117,12 +147,8 @@ static unsigned long vb_reclaim_scan(struct shrinker *s,
 {
 	struct vballoon *vb = vb_shrinker_priv(s);
 	struct vb_oom_params params = vb_oom_params_now();
-	unsigned long asked = sc->nr_to_scan * VB_PAGES_PER_PAGE;
-	unsigned int got = 0;
+	unsigned int asked = 0, got = 0;
 
-	/* At least oom_pages, at most oom_max_pages (balloon pages). */
-	asked = clamp_t(unsigned long, asked, params.base_pages,
-			max(params.base_pages, params.max_pages));
 	/*
 	 * Never wait in reclaim: a busy storm is already releasing pages,
 	 * vb_leak() only trylocks vb->lock and polls the host.
@@ -130,6 +156,10 @@ static unsigned long vb_reclaim_scan(struct shrinker *s,
 	if (!mutex_trylock(&vb->storm_lock))
 		return SHRINK_STOP;
 	if (vb_reclaim_allowed(vb))
+		asked = vb_reclaim_pages_to_leak(&vb->oom_storm, &params,
+						 (u64)vb_wmark_deficit() *
+						 VB_PAGES_PER_PAGE);
+	if (asked)
 		got = vb_oom_release(vb, asked, ktime_get_ns(), false);
 	mutex_unlock(&vb->storm_lock);
 

@@ -32,24 +32,45 @@ static void vb_oom_refresh(struct vb_oom_storm *s,
 	s->step = 0;
 }
 
-u32 vb_oom_pages_to_leak(struct vb_oom_storm *s, const struct vb_oom_params *p,
-			 u64 now_ms)
+/* want, or escalate_pct of the storm so far if more; then the cap. */
+static u32 vb_grow_and_cap(const struct vb_oom_storm *s,
+			   const struct vb_oom_params *p, u64 want)
 {
-	u64 want = p->base_pages;
-
-	vb_oom_refresh(s, p, now_ms);
-	if (!p->escalate_pct)
-		return p->base_pages;
-	if (s->active) {
+	if (p->escalate_pct && s->active) {
 		u64 grown = s->leaked * p->escalate_pct / 100;
 
 		if (grown > want)
 			want = grown;
 	}
-	/* The cap never shrinks a call below the base amount. */
+	/* The cap never shrinks a release below the base amount. */
 	if (p->max_pages > p->base_pages)
 		return vb_min_u32(want, p->max_pages);
 	return p->base_pages;
+}
+
+u32 vb_oom_pages_to_leak(struct vb_oom_storm *s, const struct vb_oom_params *p,
+			 u64 now_ms)
+{
+	vb_oom_refresh(s, p, now_ms);
+	if (!p->escalate_pct)
+		return p->base_pages;
+	return vb_grow_and_cap(s, p, p->base_pages);
+}
+
+/*
+ * Storm reclaim: nothing unless a zone is below its high watermark (deficit
+ * pages short), else at least the deficit and oom_pages, grown like an OOM
+ * call. A release happens only once the one before it was used up (free
+ * memory fell below the watermark again), so the over-leak keeps the
+ * escalation's bound, plus the watermark gap.
+ */
+u32 vb_reclaim_pages_to_leak(const struct vb_oom_storm *s,
+			     const struct vb_oom_params *p, u64 deficit)
+{
+	if (!deficit || !s->active)
+		return 0;
+	return vb_grow_and_cap(s, p, deficit > p->base_pages ?
+				     deficit : p->base_pages);
 }
 
 /* Only OOM calls start a storm or extend its window; reclaim rides on it. */
@@ -63,5 +84,15 @@ void vb_oom_record(struct vb_oom_storm *s, u32 freed, u64 now_ms,
 	s->active = true;
 	s->leaked += freed;
 	if (oom_call)
+		s->last_ms = now_ms;
+}
+
+/*
+ * Storm reclaim that got balloon pages (memory was below the watermark)
+ * keeps the storm armed: it ends window_ms after the shortage does.
+ */
+void vb_oom_extend(struct vb_oom_storm *s, u32 freed, u64 now_ms)
+{
+	if (s->active && freed && now_ms > s->last_ms)
 		s->last_ms = now_ms;
 }

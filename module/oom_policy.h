@@ -25,12 +25,13 @@ struct vb_oom_params {
 
 /*
  * State of the current OOM storm. A storm starts with an OOM notifier call
- * and lasts window_ms past the latest one; while it lasts, reclaim may also
- * take pages from the balloon (see oom.c).
+ * and lasts window_ms past the latest one, or past the latest reclaim
+ * that took balloon pages; while it lasts, reclaim may also take pages
+ * from the balloon (see oom.c).
  */
 struct vb_oom_storm {
 	bool active;
-	u64 last_ms;		/* time of the latest OOM notifier call */
+	u64 last_ms;		/* latest OOM call or reclaim release */
 	u64 leaked;		/* pages released in this storm */
 	u32 step;		/* releases in this storm before the latest */
 };
@@ -41,5 +42,8 @@ bool vb_oom_armed(const struct vb_oom_storm *s, const struct vb_oom_params *p,
 		  u64 now_ms);
 void vb_oom_record(struct vb_oom_storm *s, u32 freed, u64 now_ms,
 		   bool oom_call);
+u32 vb_reclaim_pages_to_leak(const struct vb_oom_storm *s,
+			     const struct vb_oom_params *p, u64 deficit);
+void vb_oom_extend(struct vb_oom_storm *s, u32 freed, u64 now_ms);
 
 #endif /* _VBALLOON_OOM_POLICY_H */

@@ -110,8 +110,106 @@ static void test_clock_going_backwards_starts_new_storm(void)
 	CHECK(call(&s, &defaults, 10) == 256 && s.step == 0);
 }
 
+/* Storm reclaim of pages at now_ms with deficit pages short. */
+static u32 reclaim(struct vb_oom_storm *s, const struct vb_oom_params *p,
+		   u64 now_ms, u64 deficit)
+{
+	u32 n = vb_reclaim_pages_to_leak(s, p, deficit);
+
+	vb_oom_record(s, n, now_ms, false);
+	return n;
+}
+
+static void test_reclaim_needs_storm_and_deficit(void)
+{
+	struct vb_oom_storm s = { 0 };
+
+	/* No storm: reclaim never opens the balloon, whatever the deficit. */
+	CHECK(vb_reclaim_pages_to_leak(&s, &defaults, 5000) == 0);
+	call(&s, &defaults, 100);
+	/* Every zone at its high watermark: kswapd keeps up, nothing. */
+	CHECK(vb_reclaim_pages_to_leak(&s, &defaults, 0) == 0);
+	CHECK(s.leaked == 256);
+}
+
+static void test_reclaim_sized_from_deficit(void)
+{
+	struct vb_oom_storm s = { 0 };
+
+	call(&s, &defaults, 100);
+	CHECK(vb_reclaim_pages_to_leak(&s, &defaults, 10) == 256);
+	CHECK(vb_reclaim_pages_to_leak(&s, &defaults, 3000) == 3000);
+	CHECK(vb_reclaim_pages_to_leak(&s, &defaults, 1000000) == 65536);
+}
+
+static void test_reclaim_grows_with_storm(void)
+{
+	struct vb_oom_storm s = { 0 };
+
+	call(&s, &defaults, 100);
+	s.leaked = 100000;
+	CHECK(vb_reclaim_pages_to_leak(&s, &defaults, 10) == 25000);
+	CHECK(vb_reclaim_pages_to_leak(&s, &defaults, 30000) == 30000);
+}
+
+static void test_reclaim_escalation_off(void)
+{
+	struct vb_oom_params p = defaults;
+	struct vb_oom_storm s = { 0 };
+
+	p.escalate_pct = 0;
+	call(&s, &p, 100);
+	s.leaked = 100000;
+	CHECK(vb_reclaim_pages_to_leak(&s, &p, 10) == 256);
+	CHECK(vb_reclaim_pages_to_leak(&s, &p, 3000) == 3000);
+}
+
+static void test_reclaim_over_leak_bound(void)
+{
+	/* Each release is used up before the next deficit: at most 1.25
+	 * times the need, plus the watermark gap (the deficit floor). */
+	const u64 gap = 1500;
+	u64 need;
+
+	for (need = 1; need < 400000; need = need * 3 + 17) {
+		struct vb_oom_storm s = { 0 };
+		u64 t = 0;
+
+		call(&s, &defaults, t);
+		while (s.leaked < need)
+			CHECK(reclaim(&s, &defaults, ++t, gap) > 0);
+		CHECK(s.leaked * 100 <= need * 125 + gap * 100);
+	}
+}
+
+static void test_reclaim_release_keeps_storm_armed(void)
+{
+	struct vb_oom_storm s = { 0 };
+
+	/* No storm: a release does not start one. */
+	vb_oom_extend(&s, 256, 50);
+	CHECK(!s.active && !vb_oom_armed(&s, &defaults, 50));
+	call(&s, &defaults, 1000);
+	vb_oom_extend(&s, 256, 1900);
+	CHECK(vb_oom_armed(&s, &defaults, 2900));
+	CHECK(!vb_oom_armed(&s, &defaults, 2901));
+	/* A reclaim that got nothing does not extend it. */
+	vb_oom_extend(&s, 0, 2500);
+	CHECK(!vb_oom_armed(&s, &defaults, 2901));
+	/* The extended storm goes on: no reset at 2800. */
+	reclaim(&s, &defaults, 2600, 500);
+	CHECK(call(&s, &defaults, 2800) == 256);
+	CHECK(s.step == 2 && s.leaked == 256 + 500 + 256);
+}
+
 void test_oom_policy(void)
 {
+	test_reclaim_needs_storm_and_deficit();
+	test_reclaim_sized_from_deficit();
+	test_reclaim_grows_with_storm();
+	test_reclaim_escalation_off();
+	test_reclaim_over_leak_bound();
+	test_reclaim_release_keeps_storm_armed();
 	test_first_call_is_base();
 	test_escalation_grows_by_share();
 	test_quiet_period_resets();

@@ -46,6 +46,8 @@ for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_p
 	copy_mod "drivers/virtio/$m" && echo "$m" >>"$root/lib/vb/transport.list"
 done
 copy_mod drivers/virtio/virtio_balloon || echo "warning: no in-tree virtio_balloon module" >&2
+# Not loaded at boot: the bench's page cache shape reads a disk through it.
+copy_mod drivers/block/virtio_blk || true
 
 [ -f "$bdir/vballoon.ko" ] && cp "$bdir/vballoon.ko" "$root/lib/vb/"
 for t in "$bdir/vbtrace" "$top/build/vbtrace"; do

@@ -71,11 +71,23 @@ def reload_cycles(g, mem_mib, n, low_mib):
         g.set_balloon_mib(mem_mib)
 
 
-def run_hog(g, mib, timeout=180):
-    """Run the hog; returns dict(rc, ms or None, killed)."""
-    rc, out = g.run("hog %d" % mib, timeout=timeout)
+def run_hog(g, mib, timeout=180, pace=None):
+    """Run the hog; pace=(MiB, ms) makes it a slow grower (MiB every ms).
+    Returns dict(rc, ms or None, killed)."""
+    rc, out = g.run("hog %d%s" % (mib, " 0 %d %d" % pace if pace else ""),
+                    timeout=timeout)
     m = HOG_RE.search(out)
     return {"rc": rc, "ms": int(m.group(2)) if m and rc == 0 else None,
+            "killed": rc in (137, -9), "out": out}
+
+
+def run_hogs(g, mibs, timeout=180):
+    """Hogs started together; ms is the slowest one's, rc the last failure."""
+    cmd = "rc=0; " + "".join("hog %d & p%d=$!; " % (m, i) for i, m in enumerate(mibs))
+    cmd += "".join("wait $p%d || rc=$?; " % i for i in range(len(mibs))) + "exit $rc"
+    rc, out = g.run(cmd, timeout=timeout)
+    ms = [int(m.group(2)) for m in HOG_RE.finditer(out)]
+    return {"rc": rc, "ms": max(ms) if rc == 0 and len(ms) == len(mibs) else None,
             "killed": rc in (137, -9), "out": out}
 
 

@@ -95,3 +95,39 @@ def test_summary_sane(bench):
     assert s["lost"]["max"] == res["reps"][0]["trace_lost"]
     assert 0 < s["trace_cpu_pct"]["median"] < 100
     assert s["all_survived"] is True
+
+
+def test_shapes_section(bench):
+    """The shape matrix's smoke subset: every run survived, the no-pressure
+    run took nothing from the balloon, the others something."""
+    _, res, stdout = bench
+    m = res["shapes"]
+    assert [s["name"] for s in m["shapes"]] and m["splats"] == []
+    for s in m["shapes"]:
+        held = s["mem"] * s["depth"] // 100 * PAGES_PER_MIB
+        assert s["hog_mib"] > 0 and s["free_mib"] > 0
+        runs = s["reps"][0]
+        assert set(runs) == {"none", "vballoon", "virtio_balloon", "tight"}
+        for name, r in runs.items():
+            assert r["survived"] and r["oom_kill"] == 0, (name, r)
+        assert runs["none"]["leaked_pages"] == 0
+        for name in ("vballoon", "virtio_balloon", "tight"):
+            assert 0 < runs[name]["leaked_pages"] <= held, name
+        assert s["summary"]["needed_pages"] == runs["tight"]["leaked_pages"]
+        assert s["summary"]["vs_none"]["median"] > 0
+    assert "| shape |" in stdout and "Where the time goes" in stdout
+
+
+def test_shapes_breakdown(bench):
+    """The traced rescue's records against independent counters: tracepoint
+    and vbtrace pages against /proc/vmstat, kprobed out_of_memory() calls
+    against the driver's notifier calls, direct reclaims against allocstall."""
+    _, res, _ = bench
+    b = res["shapes"]["breakdown"]
+    assert b["rc"] == 0 and b["vbtrace_lost"] == 0
+    assert b["released_pages"] == b["vmstat_deflate"] == b["vbtrace_oom_leak_pages"] > 0
+    assert b["releases"] == b["vbtrace_oom_leak"] == b["vb_oom_releases"]
+    assert b["oom_calls"] == b["vb_oom_calls"] >= 1
+    assert b["direct_reclaims"] == b["allocstall"]
+    assert b["storms"] >= 1 and b["window_expiries"] == b["storms"] - 1
+    assert 0 <= b["first_stall_ms"] <= b["first_oom_ms"] <= b["span_ms"]

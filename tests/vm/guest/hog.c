@@ -1,5 +1,6 @@
 /* Allocate and touch N MiB, report elapsed time: "hog mib=N ms=T".
- * Optional second argument: seconds to hold the memory before exiting. */
+ * Optional: seconds to hold the memory before exiting, and a pace (a slow
+ * grower): STEP_MIB every STEP_MS, e.g. "hog 300 0 10 100". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,19 +17,32 @@ static long now_ms(void)
 
 int main(int argc, char **argv)
 {
-	long mib, i, hold = 0, start;
+	long mib, i, hold = 0, start, step = 0, step_ms = 0;
 	const long chunk = 1L << 20;
 
 	if (argc < 2 || (mib = atol(argv[1])) <= 0) {
-		fprintf(stderr, "usage: hog MIB [HOLD_S]\n");
+		fprintf(stderr, "usage: hog MIB [HOLD_S [STEP_MIB STEP_MS]]\n");
 		return 2;
 	}
 	if (argc > 2)
 		hold = atol(argv[2]);
+	if (argc > 4) {
+		step = atol(argv[3]);
+		step_ms = atol(argv[4]);
+	}
 	start = now_ms();
 	/* One chunk at a time so an OOM kill hits us mid-way, like a real app. */
 	for (i = 0; i < mib; i++) {
-		char *p = malloc(chunk);
+		char *p;
+
+		/* Paced from the start: a slow allocation is not paid twice. */
+		if (step > 0 && i % step == 0) {
+			long due = start + i / step * step_ms;
+
+			if (due > now_ms())
+				usleep((due - now_ms()) * 1000);
+		}
+		p = malloc(chunk);
 
 		if (!p) {
 			printf("hog mib=%ld ms=%ld failed_at=%ld\n", mib, now_ms() - start, i);

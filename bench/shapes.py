@@ -1,0 +1,372 @@
+"""The shape matrix: OOM rescue across guest sizes, balloon depths, spike
+sizes and allocation patterns, vballoon against the in-tree driver, ABBA
+order in one boot per guest size. Spikes are sized from the free memory
+measured at the shape's balloon depth. See bench/README.md."""
+import os
+import re
+import statistics
+import sys
+import traceback
+
+import run
+import scenario as sc
+
+GOALS = {"vs_none": 1.3, "vs_intree": 1.0, "over_leak": 1.25, "median_vs_none": 1.15}
+PACE = (10, 100)        # slow grower: 10 MiB every 100 ms
+CACHE_SHARE = 0.75      # page cache shape: this share of the free memory is cache
+TOL_MIB = 2             # a driver may stop this short of a deep balloon
+WARM_MARGIN_MIB = 24    # warm-up leaves this much free: above the watermarks
+
+# name, guest MiB, balloon % of RAM, spike as a multiple of free memory, kind
+SHAPES = [
+    ("512-75-2x", 512, 75, 2.0, "spike"),
+    ("512-50-0.5x", 512, 50, 0.5, "spike"),
+    ("1024-75-1.5x", 1024, 75, 1.5, "spike"),
+    ("1024-75-1.5x-slow", 1024, 75, 1.5, "slow"),
+    ("1024-75-1.5x-two", 1024, 75, 1.5, "two"),
+    ("1024-75-1.5x-cache", 1024, 75, 1.5, "cache"),
+    ("1024-80-3x", 1024, 80, 3.0, "spike"),
+    ("2048-50-1x", 2048, 50, 1.0, "spike"),
+    ("2048-90-3x", 2048, 90, 3.0, "spike"),
+]
+SMOKE = [("1024-75-1.5x-two", 1024, 75, 1.5, "two")]
+
+
+def shape_dict(t):
+    return dict(zip(("name", "mem", "depth", "factor", "kind"), t))
+
+
+def pressure_mib(s):
+    return s["mem"] - s["mem"] * s["depth"] // 100
+
+
+def calibrate(g, s):
+    """Free memory at the shape's depth (vballoon inflated, caches dropped)
+    sets the spike, and the page cache for the cache shape."""
+    run.reload(g, "vballoon")
+    sc.inflate_to(g, pressure_mib(s))
+    g.sh("echo 3 > /proc/sys/vm/drop_caches; sync")
+    free = g.meminfo()["MemFree"] // 1024
+    s.update(free_mib=free, hog_mib=max(8, int(free * s["factor"])),
+             cache_mib=int(free * CACHE_SHARE) if s["kind"] == "cache" else 0)
+    if s["kind"] == "cache":
+        g.sh("insmod /lib/vb/virtio_blk.ko 2>/dev/null; until [ -b /dev/vda ]; do usleep 50000; done",
+             timeout=30)
+
+
+def warm(g):
+    """Touch the free memory once: pages the balloon gave back are not
+    resident on the host until touched, and the hog should not pay for
+    that in one run and not in another (no pressure would look slow)."""
+    mib = g.meminfo()["MemFree"] // 1024 - WARM_MARGIN_MIB
+    if mib > 8:
+        sc.run_hog(g, mib)
+
+
+def workload(s):
+    """(prep, work) for run.rescue: what the shape runs under pressure."""
+    prep = warm
+    if s["kind"] == "cache":
+        def prep(g):
+            warm(g)
+            g.sh("dd if=/dev/vda of=/dev/null bs=1M count=%d 2>/dev/null" % s["cache_mib"],
+                 timeout=120)
+    if s["kind"] == "slow":
+        return prep, lambda g: sc.run_hog(g, s["hog_mib"], pace=PACE)
+    if s["kind"] == "two":
+        half = s["hog_mib"] // 2
+        return prep, lambda g: sc.run_hogs(g, [half, s["hog_mib"] - half])
+    return prep, lambda g: sc.run_hog(g, s["hog_mib"])
+
+
+def measure(g, s, driver, params="", pressure=True):
+    """One run from a freshly loaded driver (no pressure: balloon empty)."""
+    run.reload(g, driver, params)
+    prep, work = workload(s)
+    r = run.rescue(g, s["hog_mib"], pressure_mib(s) if pressure else None, work, prep, TOL_MIB)
+    r.pop("samples")
+    r["driver"], r["params"] = driver, params
+    return r
+
+
+def one_rep(g, shapes, rep):
+    """Per shape: no pressure, then both drivers, ABBA over reps; the
+    tight run (1 MiB per OOM call: the real need) in the first rep only."""
+    order = ("vballoon", "virtio_balloon") if rep % 2 == 0 else ("virtio_balloon", "vballoon")
+    out = {}
+    for s in shapes:
+        r = {"none": measure(g, s, "vballoon", pressure=False)}
+        for d in order:
+            r[d] = measure(g, s, d)
+        if rep == 0:
+            r["tight"] = measure(g, s, "vballoon", run.TIGHT)
+        out[s["name"]] = r
+        print("  rep %d %s: none %s vballoon %s in-tree %s ms" % (
+            rep, s["name"], r["none"]["ms"], r["vballoon"]["ms"], r["virtio_balloon"]["ms"]),
+            file=sys.stderr)
+    return out
+
+
+# ---- where the time goes ----------------------------------------------------------
+
+TRACE = "/sys/kernel/tracing"
+TRACE_KB = 16384
+EVENTS = ("vballoon/vballoon_oom_leak", "vmscan/mm_vmscan_direct_reclaim_begin",
+          "vmscan/mm_vmscan_direct_reclaim_end", "oom/reclaim_retry_zone",
+          "vmscan/mm_vmscan_kswapd_wake", "vmscan/mm_vmscan_kswapd_sleep",
+          "vbbench/oom", "vbbench/oom_ret")
+LINE = re.compile(r"^\s*(.+?)-(\d+)\s+\[\d+\]\s+(?:\S+\s+)?([\d.]+):\s+(\w+):\s*(.*)$")
+
+
+def trace_start(g):
+    """The vballoon tracepoint, the kernel's direct reclaim and reclaim retry
+    tracepoints and a kprobe on out_of_memory(), in tracefs (one clock)."""
+    g.sh("T=%s; echo 0 > $T/tracing_on; echo > $T/trace; echo 0 > $T/options/overwrite;"
+         " echo 'p:vbbench/oom out_of_memory' > $T/kprobe_events;"
+         " echo 'r:vbbench/oom_ret out_of_memory ret=$retval' >> $T/kprobe_events;"
+         " for e in %s; do echo 1 > $T/events/$e/enable; done; echo 1 > $T/tracing_on"
+         % (TRACE, " ".join(EVENTS)))
+
+
+def trace_stop(g):
+    """The records, and how many the full buffer dropped (overwrite is off:
+    the start is kept, a truncated end shows)."""
+    text = g.sh("T=%s; echo 0 > $T/tracing_on; cat $T/trace; for e in %s; do echo 0 >"
+                " $T/events/$e/enable; done; echo > $T/kprobe_events; echo > $T/trace"
+                % (TRACE, " ".join(EVENTS)), timeout=120)
+    dropped = sum(int(l.split(":")[1]) for l in g.sh(
+        "cat %s/per_cpu/cpu*/stats" % TRACE).splitlines() if l.startswith("dropped events"))
+    evs = []
+    for line in text.splitlines():
+        m = LINE.match(line)
+        if m:
+            kv = dict(x.split("=", 1) for x in m.group(5).split() if "=" in x)
+            kv["comm"] = m.group(1).strip()
+            evs.append((float(m.group(3)), int(m.group(2)), m.group(4), kv, m.group(5)))
+    return evs, dropped
+
+
+def breakdown(evs):
+    """Times in ms from the hog's start marker: first stall to first OOM
+    call, OOM calls, storms (a storm restarts at step 0 once its window
+    expired), release time against direct reclaim time."""
+    marks = [t for t, _, n, _, txt in evs if n == "tracing_mark_write"]
+    t0 = marks[0]
+    t1 = marks[1] if len(marks) > 1 else evs[-1][0]
+    ms = lambda t: round((t - t0) * 1000, 1)
+    begin, reclaim_ms, oom_in, oom_ms = {}, 0.0, {}, 0.0
+    stalls, ooms, leaks, retries, gaps = [], [], [], 0, []
+    last_leak, kswapd_on, kswapd_ms = None, None, 0.0
+    for t, pid, n, kv, _ in evs:
+        if n == "mm_vmscan_kswapd_wake" and kswapd_on is None:
+            kswapd_on = max(t, t0)
+        elif n == "mm_vmscan_kswapd_sleep" and kswapd_on is not None:
+            kswapd_ms += (t - kswapd_on) * 1000
+            kswapd_on = None
+        elif n == "mm_vmscan_direct_reclaim_begin":
+            begin[pid] = t
+            stalls.append(t)
+        elif n == "mm_vmscan_direct_reclaim_end" and pid in begin:
+            reclaim_ms += (t - begin.pop(pid)) * 1000
+        elif n == "oom":
+            oom_in[pid] = t
+            ooms.append(t)
+            # The allocator's futile retries: first stall since the last release.
+            first = next((x for x in stalls if last_leak is None or x > last_leak), t)
+            gaps.append((t - first) * 1000)
+        elif n == "oom_ret" and pid in oom_in:
+            oom_ms += (t - oom_in.pop(pid)) * 1000
+        elif n == "vballoon_oom_leak":
+            leaks.append((t, int(kv["freed"]), int(kv["ns"]), int(kv["step"]),
+                          kv["comm"].startswith("kswapd")))
+            last_leak = t
+        elif n == "reclaim_retry_zone":
+            retries += 1
+    if kswapd_on is not None:
+        kswapd_ms += (t1 - kswapd_on) * 1000
+    release_ms = sum(x[2] for x in leaks) / 1e6
+    return {
+        "span_ms": ms(t1),
+        "first_stall_ms": ms(stalls[0]) if stalls else None,
+        "first_oom_ms": ms(ooms[0]) if ooms else None,
+        "first_stall_to_first_oom_ms": round((ooms[0] - stalls[0]) * 1000, 1) if stalls and ooms else None,
+        "stall_to_oom_ms_total": round(sum(gaps), 1),
+        "oom_calls": len(ooms), "oom_path_ms": round(oom_ms, 1),
+        "storms": sum(1 for x in leaks if x[3] == 0),
+        "window_expiries": max(0, sum(1 for x in leaks if x[3] == 0) - 1),
+        "releases": len(leaks), "released_pages": sum(x[1] for x in leaks),
+        "release_ms": round(release_ms, 1),
+        "releases_by_kswapd": sum(1 for x in leaks if x[4]),
+        "release_ms_by_kswapd": round(sum(x[2] for x in leaks if x[4]) / 1e6, 1),
+        "kswapd_awake_ms": round(kswapd_ms, 1),
+        "direct_reclaims": len(stalls), "direct_reclaim_ms": round(reclaim_ms, 1),
+        "reclaim_retry_zone": retries,
+        "last_release_ms": ms(leaks[-1][0]) if leaks else None,
+    }
+
+
+def traced_rescue(g, s):
+    """One vballoon rescue of shape s with tracefs recording; vbtrace runs
+    alongside, its totals cross-check the tracepoint records."""
+    run.reload(g, "vballoon")
+    sc.inflate_to(g, pressure_mib(s))
+    g.sh("echo 3 > /proc/sys/vm/drop_caches; sync")
+    prep, work = workload(s)
+    if prep:
+        prep(g)
+    run.start_tracer(g, "-j -q")
+    try:
+        before = sc.snapshot(g)
+        trace_start(g)
+        g.sh("echo vbstart > %s/trace_marker" % TRACE)
+        hog = work(g)
+        g.sh("echo vbend > %s/trace_marker" % TRACE)
+        evs, dropped = trace_stop(g)
+        after = sc.snapshot(g)
+    finally:
+        summary = run.stop_tracer(g)[-1]
+    b = breakdown(evs)
+    b.update(shape=s["name"], hog_ms=hog["ms"], rc=hog["rc"], trace_dropped=dropped,
+             vb_oom_calls=sc.delta(before, after, "oom_calls", "vb"),
+             vb_oom_releases=sc.delta(before, after, "oom_releases", "vb"),
+             vmstat_deflate=sc.delta(before, after, "balloon_deflate"),
+             allocstall=sum(sc.delta(before, after, k) for k in after["vmstat"]
+                            if k.startswith("allocstall")),
+             vbtrace_oom_leak=summary["counts"]["oom_leak"],
+             vbtrace_oom_leak_pages=summary["pages"]["oom_leak"], vbtrace_lost=summary["lost"])
+    return b
+
+
+# ---- driver and report -------------------------------------------------------------
+
+def run_boot(kd, initrd, out, mem, shapes, reps, guest=None):
+    """All reps of the shapes of one guest size in one boot (guest: reuse
+    that one, already warm), then a traced rescue of its worst shape."""
+    g = guest or run.boot(kd, initrd, out, mem)
+    try:
+        # The trace buffer, allocated before free memory is measured.
+        g.sh("echo %d > %s/buffer_size_kb" % (TRACE_KB, TRACE))
+        if not guest:
+            run.reload(g, "vballoon")        # warm-up: first touch of guest RAM
+            sc.run_hog(g, mem * 3 // 4)
+        for s in shapes:
+            calibrate(g, s)
+        reps_out = [one_rep(g, shapes, i) for i in range(reps)]
+        for s in shapes:
+            s["reps"] = [r[s["name"]] for r in reps_out]
+            s["summary"] = summarize(s, s["reps"])
+        rescued = [s for s in shapes if s["summary"]["needed_pages"]] or shapes
+        worst = max(rescued, key=lambda s: s["summary"]["vs_none"]["median"])
+        try:
+            trace = traced_rescue(g, worst)
+        except Exception as e:      # the matrix stands without it
+            traceback.print_exc()
+            trace = {"shape": worst["name"], "error": repr(e)}
+        run.reload(g, "vballoon")
+        sc.unload_driver(g, "vballoon")
+        return trace, run.find_splats(g.take_dmesg(), allow_oom=True)
+    finally:
+        if not guest:
+            g.shutdown()
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def summarize(s, reps):
+    """Paired per-rep ratios; needed is the tight run's leak (first rep)."""
+    needed = reps[0]["tight"]["leaked_pages"]
+    per = lambda f: run.spread([f(r) for r in reps])
+    ms = lambda k: (lambda r: r[k]["ms"])
+    return {
+        "hog_ms_none": per(ms("none")), "hog_ms_vballoon": per(ms("vballoon")),
+        "hog_ms_intree": per(ms("virtio_balloon")),
+        "vs_none": per(lambda r: ratio(r["vballoon"]["ms"], r["none"]["ms"])),
+        "intree_vs_none": per(lambda r: ratio(r["virtio_balloon"]["ms"], r["none"]["ms"])),
+        "vs_intree": per(lambda r: ratio(r["vballoon"]["ms"], r["virtio_balloon"]["ms"])),
+        "needed_pages": needed,
+        "over_leak": per(lambda r: ratio(r["vballoon"]["leaked_pages"], needed)),
+        "intree_over_leak": per(lambda r: ratio(r["virtio_balloon"]["leaked_pages"], needed)),
+        "oom_calls_vballoon": per(lambda r: r["vballoon"]["vb_oom_calls"]),
+        "survived": all(r[k]["survived"] for r in reps for k in r),
+    }
+
+
+def met(st, s):
+    """Goals of one shape. A shape that needed nothing (the control) has
+    one goal: the balloon stayed shut."""
+    if not st["needed_pages"]:
+        shut = all(r["vballoon"]["leaked_pages"] == 0 for r in s["reps"])
+        return "met (balloon shut)" if shut else "NOT met (balloon opened)"
+    ok = (st["vs_none"]["median"] <= GOALS["vs_none"] and st["vs_intree"]["median"] <= GOALS["vs_intree"]
+          and (st["over_leak"] is None or st["over_leak"]["median"] <= GOALS["over_leak"]))
+    return "met" if ok and st["survived"] else "NOT met"
+
+
+def markdown(res):
+    f = run.fmt
+    out = ["# vballoon shape matrix (%s, guest %s, %d reps, wall %.1f min)" % (
+               res["date"], res["guest_abi"], res["reps"], res["wall_s"] / 60), "",
+           "Median (min–max) over reps, ratios paired within a rep, ABBA order in one boot"
+           " per guest size. Goals per shape: vballoon ≤ %.2g× no pressure, ≤ in-tree,"
+           " leaked ≤ %.3g× needed." % (GOALS["vs_none"], GOALS["over_leak"]), "",
+           "| shape | guest MiB | balloon % | free MiB | spike MiB | kind | no pressure ms |"
+           " vballoon / none | in-tree / none | vballoon / in-tree | leaked / needed |"
+           " in-tree leaked / needed | needed pages | OOM calls | goals |",
+           "| --- " * 15 + "|"]
+    for s in res["shapes"]:
+        st = s["summary"]
+        out.append("| %s | %d | %d | %d | %d | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s |" % (
+            s["name"], s["mem"], s["depth"], s["free_mib"], s["hog_mib"], s["kind"],
+            f(st["hog_ms_none"]), f(st["vs_none"]), f(st["intree_vs_none"]), f(st["vs_intree"]),
+            f(st["over_leak"]), f(st["intree_over_leak"]), st["needed_pages"],
+            f(st["oom_calls_vballoon"]), met(st, s)))
+    med = res["median_vs_none"]
+    out += ["", "Median over the shapes that needed the balloon of vballoon / no pressure: %.3g (goal ≤ %.3g: %s)." % (
+        med, GOALS["median_vs_none"], "met" if med <= GOALS["median_vs_none"] else "NOT met")]
+    b = res.get("breakdown")
+    if b:
+        out += ["", "## Where the time goes: %s (worst shape), one traced vballoon rescue" % b["shape"], "",
+                "| measure | value |", "| --- | --- |"]
+        out += ["| %s | %s |" % (k, v) for k, v in b.items() if k != "shape"]
+        out += ["", "Traced worst shape of each boot: " + ", ".join(
+            "%s (hog %s ms, %s OOM calls, %s storms, first stall to first OOM %s ms)" % (
+                x["shape"], x.get("hog_ms"), x.get("oom_calls"), x.get("storms"),
+                x.get("first_stall_to_first_oom_ms"))
+            for x in res["breakdowns"]) + "."]
+    out += ["", "Host load: %(s)s other QEMU processes, load %(sl).1f at start; %(e)s, %(el).1f"
+            " at end." % {"s": res["host_load"]["start"]["other_qemus"],
+                          "sl": res["host_load"]["start"]["loadavg_1m"],
+                          "e": res["host_load"]["end"]["other_qemus"],
+                          "el": res["host_load"]["end"]["loadavg_1m"]}]
+    return "\n".join(out) + "\n"
+
+
+def matrix(kd, initrd, out, reps, shapes=SHAPES, guest=None):
+    """Every shape, one boot per guest size (guest: reuse it for its size);
+    the worst shape of each boot is traced. Returns the results dict."""
+    shapes = [shape_dict(t) for t in shapes]
+    res = {"reps": reps, "pace": PACE, "cache_share": CACHE_SHARE, "shapes": shapes,
+           "splats": [], "breakdowns": []}
+    for mem in sorted({s["mem"] for s in shapes}):
+        reuse = guest if guest and guest.mem_mib == mem else None
+        trace, splats = run_boot(kd, initrd, out, mem, [s for s in shapes if s["mem"] == mem],
+                                 reps, reuse)
+        res["breakdowns"].append(trace)
+        res["splats"] += splats
+    rescued = [s for s in shapes if s["summary"]["needed_pages"]] or shapes   # not the control
+    res["median_vs_none"] = statistics.median(s["summary"]["vs_none"]["median"] for s in rescued)
+    worst = max(rescued, key=lambda s: s["summary"]["vs_none"]["median"])
+    res["breakdown"] = next(b for b in res["breakdowns"] if b["shape"] == worst["name"])
+    return res
+
+
+def write(res, out, stem="results-shapes"):
+    import json
+    with open(os.path.join(out, stem + ".json"), "w") as f:
+        json.dump(res, f, indent=1)
+    md = markdown(res)
+    with open(os.path.join(out, stem + ".md"), "w") as f:
+        f.write(md)
+    return md
