@@ -15,7 +15,7 @@ GOALS = {"vs_none": 1.3, "vs_intree": 1.0, "over_leak": 1.25, "median_vs_none": 
 PACE = (10, 100)        # slow grower: 10 MiB every 100 ms
 CACHE_SHARE = 0.75      # page cache shape: this share of the free memory is cache
 TOL_MIB = 2             # a driver may stop this short of a deep balloon
-WARM_MARGIN_MIB = 24    # warm-up leaves this much free: above the watermarks
+WARM_MARGIN_MIB = 16    # warm-up leaves this much of MemAvailable untouched
 
 # name, guest MiB, balloon % of RAM, spike as a multiple of free memory, kind
 SHAPES = [
@@ -57,8 +57,10 @@ def calibrate(g, s):
 def warm(g):
     """Touch the free memory once: pages the balloon gave back are not
     resident on the host until touched, and the hog should not pay for
-    that in one run and not in another (no pressure would look slow)."""
-    mib = g.meminfo()["MemFree"] // 1024 - WARM_MARGIN_MIB
+    that in one run and not in another (no pressure would look slow).
+    MemAvailable leaves out the watermarks and lowmem reserves that MemFree
+    counts, so the warm-up stays clear of reclaim and OOM calls."""
+    mib = g.meminfo()["MemAvailable"] // 1024 - WARM_MARGIN_MIB
     if mib > 8:
         sc.run_hog(g, mib)
 
@@ -86,6 +88,8 @@ def measure(g, s, driver, params="", pressure=True):
     r = run.rescue(g, s["hog_mib"], pressure_mib(s) if pressure else None, work, prep, TOL_MIB)
     r.pop("samples")
     r["driver"], r["params"] = driver, params
+    # Balloon given back before the measurement (the warm-up): should be 0.
+    r["short_of_pressure_mib"] = (r["actual_before_mib"] - pressure_mib(s)) if pressure else 0
     return r
 
 
@@ -289,6 +293,9 @@ def summarize(s, reps):
         "over_leak": per(lambda r: ratio(r["vballoon"]["leaked_pages"], needed)),
         "intree_over_leak": per(lambda r: ratio(r["virtio_balloon"]["leaked_pages"], needed)),
         "oom_calls_vballoon": per(lambda r: r["vballoon"]["vb_oom_calls"]),
+        # Balloon already given back when the measured workload started.
+        "pre_leak_mib": max(r[k]["actual_before_mib"] - pressure_mib(s) for r in reps
+                            for k in ("vballoon", "virtio_balloon", "tight") if k in r),
         "survived": all(r[k]["survived"] for r in reps for k in r),
     }
 
@@ -313,15 +320,18 @@ def markdown(res):
            " leaked ≤ %.3g× needed." % (GOALS["vs_none"], GOALS["over_leak"]), "",
            "| shape | guest MiB | balloon % | free MiB | spike MiB | kind | no pressure ms |"
            " vballoon / none | in-tree / none | vballoon / in-tree | leaked / needed |"
-           " in-tree leaked / needed | needed pages | OOM calls | goals |",
-           "| --- " * 15 + "|"]
+           " in-tree leaked / needed | needed pages | OOM calls | pre-leak MiB | goals |",
+           "| --- " * 16 + "|"]
     for s in res["shapes"]:
         st = s["summary"]
-        out.append("| %s | %d | %d | %d | %d | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s |" % (
+        out.append("| %s | %d | %d | %d | %d | %s | %s | %s | %s | %s | %s | %s | %d | %s | %.0f | %s |" % (
             s["name"], s["mem"], s["depth"], s["free_mib"], s["hog_mib"], s["kind"],
             f(st["hog_ms_none"]), f(st["vs_none"]), f(st["intree_vs_none"]), f(st["vs_intree"]),
             f(st["over_leak"]), f(st["intree_over_leak"]), st["needed_pages"],
-            f(st["oom_calls_vballoon"]), met(st, s)))
+            f(st["oom_calls_vballoon"]), st["pre_leak_mib"], met(st, s)))
+    out += ["", "OOM calls: vballoon's notifier calls during the measured workload. Pre-leak: the most"
+            " balloon any pressured run had already given back when its workload started (the"
+            " warm-up's doing), MiB; 0 means every run started at full depth."]
     med = res["median_vs_none"]
     out += ["", "Median over the shapes that needed the balloon of vballoon / no pressure: %.3g (goal ≤ %.3g: %s)." % (
         med, GOALS["median_vs_none"], "met" if med <= GOALS["median_vs_none"] else "NOT met")]
