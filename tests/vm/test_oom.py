@@ -9,6 +9,7 @@ import pytest
 
 from conftest import module_guest
 from guest import KERNEL_EXTRA_MIB, MIB, PAGES_PER_MIB
+from qmp import TIMEOUT_SCALE
 import scenario as sc
 
 MEM = 1024          # guest RAM, MiB
@@ -39,7 +40,8 @@ def driver(g, name="vballoon", params=""):
 
 
 def test_rescue_keeps_hog_alive(gon):
-    with driver(gon) as g:
+    # The balloon must still be short after the hog, however slow the kernel.
+    with driver(gon, params="reinflate_holdoff_ms=600000") as g:
         sc.inflate_to(g, PRESSURE)
         g.qmp.clear_events()
         r = sc.rescue(g, "vballoon", HOG)
@@ -150,7 +152,8 @@ def test_oom_storm(gon):
 
 
 def test_reinflate_holdoff(gon):
-    hold_ms = 6000
+    # Scaled: on a slow kernel the hog outlasts a 6 s hold-off on its own.
+    hold_ms = int(6000 * TIMEOUT_SCALE)
     with driver(gon, params="reinflate_holdoff_ms=%d" % hold_ms) as g:
         sc.inflate_to(g, PRESSURE)
         r = sc.rescue(g, "vballoon", HOG)
@@ -161,7 +164,8 @@ def test_reinflate_holdoff(gon):
         high = g.actual_mib()
         assert high > PRESSURE
         g.set_balloon_mib(PRESSURE)
-        rc, _ = g.run("usleep %d" % (max(0, left - 1500) * 1000), timeout=30)
+        margin_ms = int(1500 * TIMEOUT_SCALE)
+        rc, _ = g.run("usleep %d" % (max(0, left - margin_ms) * 1000), timeout=30)
         assert g.actual_mib() == high
         assert g.vb_stats()["balloon_pages"] == (MEM - high) * PAGES_PER_MIB
         # After it, the driver converges on the target again.
