@@ -73,7 +73,10 @@ u32 vb_reclaim_pages_to_leak(const struct vb_oom_storm *s,
 				     deficit : p->base_pages);
 }
 
-/* Only OOM calls start a storm or extend its window; reclaim rides on it. */
+/*
+ * Only an OOM call starts a storm or restarts its window; a reclaim release
+ * is counted in the storm, and vb_oom_extend() keeps the window open.
+ */
 void vb_oom_record(struct vb_oom_storm *s, u32 freed, u64 now_ms,
 		   bool oom_call)
 {

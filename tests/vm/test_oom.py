@@ -17,6 +17,8 @@ PRESSURE = 256 + KERNEL_EXTRA_MIB   # guest RAM left by the balloon, MiB
 HOG = 300           # more than is free under pressure, less than RAM
 
 pytestmark = pytest.mark.allow_oom
+# No re-inflation before a test's checks, however slow the kernel.
+NO_REINFLATE = "reinflate_holdoff_ms=600000"
 
 
 gon = module_guest("oom-on", allow_oom=True, mem_mib=MEM, deflate_on_oom=True)
@@ -40,8 +42,7 @@ def driver(g, name="vballoon", params=""):
 
 
 def test_rescue_keeps_hog_alive(gon):
-    # The balloon must still be short after the hog, however slow the kernel.
-    with driver(gon, params="reinflate_holdoff_ms=600000") as g:
+    with driver(gon, params=NO_REINFLATE) as g:
         sc.inflate_to(g, PRESSURE)
         g.qmp.clear_events()
         r = sc.rescue(g, "vballoon", HOG)
@@ -111,8 +112,7 @@ def test_empty_balloon_means_normal_oom_kill(gon):
 
 
 def test_exhausted_balloon_then_oom_kill(gon):
-    # No re-inflation before the checks, however slow the kernel.
-    with driver(gon, params="reinflate_holdoff_ms=600000") as g:
+    with driver(gon, params=NO_REINFLATE) as g:
         sc.inflate_to(g, MEM - 32)           # a 32 MiB balloon
         r = sc.rescue(g, "vballoon", MEM + 256)
         assert r["killed"] and r["oom_kill"] == 1
@@ -228,7 +228,7 @@ def test_reclaim_outside_storm_leaves_balloon(gon):
 def test_drop_caches_in_storm_window_leaves_balloon(gon):
     """Inside an armed storm only the allocator's own reclaim takes balloon
     pages: drop_caches, which runs every shrinker, takes none."""
-    params = "oom_window_ms=60000 reinflate_holdoff_ms=600000"
+    params = "oom_window_ms=60000 " + NO_REINFLATE
     with driver(gon, params=params) as g:
         sc.inflate_to(g, PRESSURE)
         r = sc.rescue(g, "vballoon", HOG)
