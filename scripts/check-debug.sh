@@ -91,7 +91,7 @@ for x in "${suites[@]}"; do
 	echo "check-debug: e2e $x: $p passed, $f failed"
 	passed=$((passed + p)); failed=$((failed + f))
 done
-echo "check-debug: kernel $abi ($(cat "$kdir/build-seconds") s to build; ${t_kernel} s this run)"
+echo "check-debug: kernel $abi ($(cat "$(dirname "$kdir")/build-seconds") s to build once; ${t_kernel} s waited this run)"
 echo "check-debug: tests $(($(date +%s) - t1)) s; total $(($(date +%s) - t0)) s"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -2,6 +2,7 @@
 host-side views (QEMU's VmRSS, QMP migration) and the negotiated bits."""
 import time
 
+from qmp import TIMEOUT_SCALE
 import scenario as sc
 
 MEM = 1024
@@ -43,6 +44,21 @@ def wait_for(pred, timeout, step=0.5, what="condition"):
         if time.monotonic() > deadline:
             raise TimeoutError(what)
         time.sleep(step)
+
+
+def reports_idle(read, g, quiet_s=5, timeout=90):
+    """Wait until page reporting is idle (its work runs 2 s after pages are
+    freed): no batch for quiet_s. read(g) gives the driver's counters;
+    returns them then."""
+    t_end = time.monotonic() + timeout * TIMEOUT_SCALE
+    last = read(g)
+    while time.monotonic() < t_end:
+        time.sleep(quiet_s)
+        now = read(g)
+        if now["report_batches"] == last["report_batches"]:
+            return now
+        last = now
+    raise AssertionError("page reporting did not go idle in %d s" % timeout)
 
 
 def migrate(g, max_bw=None):

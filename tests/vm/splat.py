@@ -22,23 +22,51 @@ BENIGN = re.compile("|".join([
 
 OOM_START = re.compile(r"invoked oom-killer:")
 OOM_END = re.compile(r"oom-kill:|Out of memory|Killed process")
+# An OOM victim that runs out of reserves on its way out gets a failed
+# allocation and a warn_alloc report; the kernel means it, so with allow_oom
+# that report is skipped, but only for a task the log shows was killed.
+KILLED = re.compile(r"Killed process (\d+) \((.+?)\)")
+VICTIM_FAIL = re.compile(r"\] (.+?): page allocation failure:")
+REPORT_PID = re.compile(r"\bPID: (\d+) Comm:")
+SHOW_MEM_END = re.compile(r"\d+ pages reserved")
 
 
 def find_splats(text, allow_oom=False):
     """Return the offending lines of a dmesg dump ([] if it is clean).
-    allow_oom skips the stack dumps of OOM-killer reports, which tests that
-    provoke OOM expect; everything outside those reports is still checked."""
+    allow_oom skips the stack dumps of OOM-killer reports, and failed
+    allocations of the tasks they killed, which tests that provoke OOM
+    expect; everything outside those reports is still checked."""
     bad = []
-    in_oom = False
+    skip_until = None
+    report = None
+    killed = {}
     for line in text.splitlines():
         if allow_oom:
-            if OOM_START.search(line):
-                in_oom = True
-                continue
-            if in_oom:
-                if OOM_END.search(line):
-                    in_oom = False
+            m = KILLED.search(line)
+            if m:
+                killed[m.group(1)] = m.group(2)
+            if skip_until is None:
+                skip_until = skip_start(line, killed)
+                if skip_until is not None:
+                    report = line.rstrip()
+                    continue
+            else:
+                m = REPORT_PID.search(line)
+                if m and skip_until is SHOW_MEM_END and m.group(1) not in killed:
+                    bad += [report, line.rstrip()]
+                if skip_until.search(line):
+                    skip_until = None
                 continue
         if BAD.search(line) and not BENIGN.search(line):
             bad.append(line.rstrip())
     return bad
+
+
+def skip_start(line, killed):
+    """The end marker of an expected report that starts at line, or None."""
+    if OOM_START.search(line):
+        return OOM_END
+    m = VICTIM_FAIL.search(line)
+    if m and m.group(1) in killed.values():
+        return SHOW_MEM_END
+    return None

@@ -9,9 +9,9 @@ import pytest
 
 from conftest import stop_guest
 from freemem import (F_FREE_PAGE_HINT, F_PAGE_POISON, F_REPORTING, F_STATS_VQ, HINT, IOTHREAD,
-                     MEM, REPORT, U64_UNSET, features_with, spike, trace_start,
-                     trace_stop, wait_for, wait_free_back)
-from guest import PAGES_PER_MIB
+                     MEM, REPORT, U64_UNSET, features_with, reports_idle, spike,
+                     trace_start, trace_stop, wait_for, wait_free_back)
+from guest import PAGES_PER_MIB, Guest
 import scenario as sc
 
 KNOWN_STATS = ("stat-swap-in", "stat-swap-out", "stat-major-faults", "stat-minor-faults",
@@ -125,12 +125,12 @@ def test_report_trace_matches_counters(vb_both):
     """vballoon_report events (tracefs) add up to the driver's counters."""
     g = vb_both
     spike(g, 100)
-    time.sleep(6)
-    st0 = g.vb_stats()
+    st0 = reports_idle(Guest.vb_stats, g)
     trace_start(g, "vballoon_report")
     spike(g, 300)
-    time.sleep(8)               # 2 s delay, then a pass or two
-    st1 = g.vb_stats()
+    wait_for(lambda: g.vb_stats()["report_batches"] > st0["report_batches"], 60,
+             what="a report batch")
+    st1 = reports_idle(Guest.vb_stats, g)
     recs = trace_stop(g, "vballoon_report")
     ok = [r for r in recs if r["err"] == 0]
     assert ok, recs

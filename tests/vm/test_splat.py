@@ -69,3 +69,33 @@ def test_oom_report_is_a_splat_unless_allowed():
 
 def test_allow_oom_still_catches_warnings_after_the_report():
     assert find_splats(OOM + WARN, allow_oom=True)
+
+
+VICTIM_FAIL = """\
+[   20.100000] hog: page allocation failure: order:0, mode:0x140dca(GFP_HIGHUSER_MOVABLE|__GFP_COMP|__GFP_ZERO), nodemask=(null)
+[   20.100001] CPU: 0 PID: 99 Comm: hog Tainted: G           OE      6.1.0-56-amd64 #1  Debian 6.1.192-1
+[   20.100002] Call Trace:
+[   20.100003]  <TASK>
+[   20.100004]  warn_alloc+0x138/0x160
+[   20.100005] Mem-Info:
+[   20.100006] 262014 pages RAM
+[   20.100007] 0 pages HighMem/MovableOnly
+[   20.100008] 8412 pages reserved
+"""
+
+
+def test_failed_allocation_of_the_killed_task_is_allowed():
+    assert find_splats(OOM + VICTIM_FAIL, allow_oom=True) == []
+    assert find_splats(OOM + VICTIM_FAIL + WARN, allow_oom=True)
+
+
+def test_failed_allocation_before_any_kill_is_a_splat():
+    assert find_splats(VICTIM_FAIL, allow_oom=True)
+    assert find_splats(OOM + VICTIM_FAIL)
+
+
+def test_failed_allocation_of_a_live_namesake_is_a_splat():
+    other = VICTIM_FAIL.replace("PID: 99", "PID: 100")
+    bad = find_splats(OOM + other, allow_oom=True)
+    assert any("PID: 100" in l for l in bad)
+    assert any("page allocation failure" in l for l in bad)

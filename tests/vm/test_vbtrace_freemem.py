@@ -7,7 +7,8 @@ import time
 import pytest
 
 from conftest import stop_guest
-from freemem import HINT, IOTHREAD, MEM, REPORT, finish_migration, migrate, spike, wait_for
+from freemem import (HINT, IOTHREAD, MEM, REPORT, finish_migration, migrate, reports_idle, spike,
+                     wait_for)
 from guest import PAGES_PER_MIB
 from test_vbtrace import check_schema, records, start_tracer, stop_tracer, sysfs
 import scenario as sc
@@ -28,33 +29,19 @@ def fm(boot_guest, build_dir):
     stop_guest(g)
 
 
-def quiesce(g, quiet_s=5, timeout=60):
-    """Wait until page reporting is idle (its work runs 2 s after pages
-    are freed): no batch for quiet_s. Returns the sysfs counters then."""
-    t_end = time.monotonic() + timeout
-    last = sysfs(g)
-    while time.monotonic() < t_end:
-        time.sleep(quiet_s)
-        now = sysfs(g)
-        if now["report_batches"] == last["report_batches"]:
-            return now
-        last = now
-    raise AssertionError("page reporting did not go idle in %d s" % timeout)
-
-
 def test_report_records_equal_driver_counters(fm):
     """After a freed spike, the report records' pages (batches the host
     took) add up to the driver's reported_pages delta, and the summary,
     --expect and the histogram agree."""
     g = fm
     spike(g, 64)
-    quiesce(g)
+    reports_idle(sysfs, g)
     st0 = sysfs(g)
     start_tracer(g, "r1", "-j -H -e report -x 'report_pages>=%d'" % (100 * PAGES_PER_MIB))
     spike(g, 300)
     wait_for(lambda: sysfs(g)["reported_pages"] - st0["reported_pages"] >= 150 * PAGES_PER_MIB,
              60, what="150 MiB reported")
-    st1 = quiesce(g)
+    st1 = reports_idle(sysfs, g)
     rc, out = g.bg_stop("r1", "INT")
     recs = records(out)
     assert rc == 0, out
