@@ -22,6 +22,11 @@ mirror=$(awk '/^URIs:/ {print $2; exit}' "$sources")
 
 key=$(cat "$0" "$agent" "$sources" <(echo "$pkgs") | sha256sum | cut -c1-12)
 out=$cache/bookworm-$abi-$key
+# One build at a time: CI starts one in the background, and check-distro
+# then waits here for it instead of building a second.
+mkdir -p "$cache"
+exec 9>"$cache/.lock"
+flock 9
 if [ -f "$out/.complete" ]; then
 	echo "$out"
 	exit 0
@@ -93,7 +98,7 @@ chmod 755 "$root/usr/sbin/policy-rc.d"
 mount -t proc proc "$root/proc"
 mount -t sysfs sysfs "$root/sys"
 
-log "installing $(echo $pkgs)"
+log "installing ${pkgs//$'\n'/ }"
 chroot "$root" apt-get update -q >&2
 # shellcheck disable=SC2086
 chroot "$root" env DEBIAN_FRONTEND=noninteractive \
