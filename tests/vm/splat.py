@@ -29,6 +29,9 @@ KILLED = re.compile(r"Killed process (\d+) \((.+?)\)")
 VICTIM_FAIL = re.compile(r"\] (.+?): page allocation failure:")
 REPORT_PID = re.compile(r"\bPID: (\d+) Comm:")
 SHOW_MEM_END = re.compile(r"\d+ pages reserved")
+# A victim's report is a stack and show_mem(): if its end line never comes,
+# scanning resumes after this many lines rather than never.
+VICTIM_REPORT_MAX_LINES = 200
 
 
 def find_splats(text, allow_oom=False):
@@ -39,6 +42,7 @@ def find_splats(text, allow_oom=False):
     bad = []
     skip_until = None
     report = None
+    skipped = 0
     killed = {}
     for line in text.splitlines():
         if allow_oom:
@@ -48,9 +52,12 @@ def find_splats(text, allow_oom=False):
             if skip_until is None:
                 skip_until = skip_start(line, killed)
                 if skip_until is not None:
-                    report = line.rstrip()
+                    report, skipped = line.rstrip(), 0
                     continue
+            elif skip_until is SHOW_MEM_END and skipped >= VICTIM_REPORT_MAX_LINES:
+                skip_until = None
             else:
+                skipped += 1
                 m = REPORT_PID.search(line)
                 if m and skip_until is SHOW_MEM_END and m.group(1) not in killed:
                     bad += [report, line.rstrip()]

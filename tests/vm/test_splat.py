@@ -99,3 +99,10 @@ def test_failed_allocation_of_a_live_namesake_is_a_splat():
     bad = find_splats(OOM + other, allow_oom=True)
     assert any("PID: 100" in l for l in bad)
     assert any("page allocation failure" in l for l in bad)
+
+
+def test_unterminated_victim_report_does_not_hide_later_splats():
+    cut = VICTIM_FAIL.split("[   20.100005] Mem-Info:")[0]
+    filler = "".join("[   20.2] Node 0 line %d\n" % i for i in range(250))
+    assert find_splats(OOM + cut + filler + WARN, allow_oom=True)
+    assert find_splats(OOM + cut + filler[:200], allow_oom=True) == []
