@@ -46,15 +46,15 @@ def wait_for(pred, timeout, step=0.5, what="condition"):
         time.sleep(step)
 
 
-def reports_idle(read, g, quiet_s=5, timeout=90):
+def reports_idle(read, quiet_s=5, timeout=90):
     """Wait until page reporting is idle (its work runs 2 s after pages are
-    freed): no batch for quiet_s. read(g) gives the driver's counters;
+    freed): no batch for quiet_s. read() gives the driver's counters;
     returns them then."""
     t_end = time.monotonic() + timeout * TIMEOUT_SCALE
-    last = read(g)
+    last = read()
     while time.monotonic() < t_end:
         time.sleep(quiet_s)
-        now = read(g)
+        now = read()
         if now["report_batches"] == last["report_batches"]:
             return now
         last = now

@@ -11,7 +11,7 @@ from conftest import stop_guest
 from freemem import (F_FREE_PAGE_HINT, F_PAGE_POISON, F_REPORTING, F_STATS_VQ, HINT, IOTHREAD,
                      MEM, REPORT, U64_UNSET, features_with, reports_idle, spike,
                      trace_start, trace_stop, wait_for, wait_free_back)
-from guest import PAGES_PER_MIB, Guest
+from guest import PAGES_PER_MIB
 import scenario as sc
 
 KNOWN_STATS = ("stat-swap-in", "stat-swap-out", "stat-major-faults", "stat-minor-faults",
@@ -125,12 +125,12 @@ def test_report_trace_matches_counters(vb_both):
     """vballoon_report events (tracefs) add up to the driver's counters."""
     g = vb_both
     spike(g, 100)
-    st0 = reports_idle(Guest.vb_stats, g)
+    st0 = reports_idle(g.vb_stats)
     trace_start(g, "vballoon_report")
     spike(g, 300)
     wait_for(lambda: g.vb_stats()["report_batches"] > st0["report_batches"], 60,
              what="a report batch")
-    st1 = reports_idle(Guest.vb_stats, g)
+    st1 = reports_idle(g.vb_stats)
     recs = trace_stop(g, "vballoon_report")
     ok = [r for r in recs if r["err"] == 0]
     assert ok, recs

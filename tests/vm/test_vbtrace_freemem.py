@@ -35,13 +35,12 @@ def test_report_records_equal_driver_counters(fm):
     --expect and the histogram agree."""
     g = fm
     spike(g, 64)
-    reports_idle(sysfs, g)
-    st0 = sysfs(g)
+    st0 = reports_idle(lambda: sysfs(g))
     start_tracer(g, "r1", "-j -H -e report -x 'report_pages>=%d'" % (100 * PAGES_PER_MIB))
     spike(g, 300)
     wait_for(lambda: sysfs(g)["reported_pages"] - st0["reported_pages"] >= 150 * PAGES_PER_MIB,
              60, what="150 MiB reported")
-    st1 = reports_idle(sysfs, g)
+    st1 = reports_idle(lambda: sysfs(g))
     rc, out = g.bg_stop("r1", "INT")
     recs = records(out)
     assert rc == 0, out
