@@ -9,7 +9,8 @@ an empty balloon, order alternating per spike size):
                then a migration to `exec:cat > /dev/null` (both features)
   hint only    free-page-hint=on: a migration with no driver loaded first
                (neither feature), then --hint-reps pairs, one per driver
-               (hinting alone)
+               (hinting alone); the same for a fragmented shape, a spike
+               that exits while a process started alongside holds memory
 
 QEMU 7.2 sends less in a migration that follows a hinted one, even with no
 driver, so every "neither" migration runs before the first hinted one.
@@ -30,6 +31,7 @@ BOOTS = {"report_hint": "free-page-reporting=on,free-page-hint=on,iothread=io0",
          "hint": "free-page-hint=on,iothread=io0"}
 DRIVERS = ("vballoon", "virtio_balloon")
 WATCH_S = 20        # how long RSS is watched after a spike
+FRAG = (300, 200)   # fragmented shape: spike MiB, MiB held alongside it
 SAMPLE_S = 0.1
 
 
@@ -123,26 +125,48 @@ def report_hint_boot(g, sizes):
     return rows
 
 
+def hint_shapes(sizes):
+    """(label, spike MiB, MiB held alongside) per hinting-only shape."""
+    return [(str(m), m, 0) for m in sizes] + [("%d, %d held" % FRAG, FRAG[0], FRAG[1])]
+
+
+def shaped_spike(g, mib, held):
+    if held:
+        sc.fragmented_spike(g, mib, held)
+    else:
+        spike(g, mib)
+
+
+def hinted_migration(g, d, shape, rep, neither):
+    label, mib, held = shape
+    use(g, d)
+    shaped_spike(g, mib, held)
+    st = g.vb_stats() if d == "vballoon" else {}
+    row = {"driver": d, "shape": label, "spike_mib": mib, "held_mib": held, "rep": rep,
+           "migration_hint_mib": migrate_mib(g), "neither_mib": neither[label],
+           "hinted_pages": (g.vb_stats().get("hinted_pages", 0) -
+                            st.get("hinted_pages", 0)) if st else None}
+    if held:
+        sc.release_held(g)
+    return row
+
+
 def hint_boot(g, sizes, reps):
-    """Per spike size one unhinted migration, then reps pairs of hinted ones
+    """Per shape one unhinted migration, then reps pairs of hinted ones
     (one per driver, order alternating), each after a fresh spike: the
     saving races QEMU's migration thread, so one pair alone says little."""
     rows, neither = [], {}
+    shapes = hint_shapes(sizes)
     use(g, None)
-    for mib in sizes:                 # before any hinted migration
-        spike(g, mib)
-        neither[mib] = migrate_mib(g)
+    for label, mib, held in shapes:   # before any hinted migration
+        shaped_spike(g, mib, held)
+        neither[label] = migrate_mib(g)
+        if held:
+            sc.release_held(g)
     for rep in range(reps):
-        for i, mib in enumerate(sizes):
+        for i, shape in enumerate(shapes):
             order = DRIVERS if (i + rep) % 2 == 0 else DRIVERS[::-1]
-            for d in order:
-                use(g, d)
-                spike(g, mib)
-                st = g.vb_stats() if d == "vballoon" else {}
-                rows.append({"driver": d, "spike_mib": mib, "rep": rep,
-                             "migration_hint_mib": migrate_mib(g), "neither_mib": neither[mib],
-                             "hinted_pages": (g.vb_stats().get("hinted_pages", 0) -
-                                              st.get("hinted_pages", 0)) if st else None})
+            rows += [hinted_migration(g, d, shape, rep, neither) for d in order]
     return rows
 
 
@@ -168,11 +192,11 @@ def median(xs):
     return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
 
 
-def hint_summary(rows, mib):
+def hint_summary(rows, label):
     """Hinting-only migration per driver: median MiB over reps, and the
     median of the per-rep ratios vballoon / in-tree (paired in one rep)."""
     by = {d: {r["rep"]: r["migration_hint_mib"] for r in rows
-              if r["spike_mib"] == mib and r["driver"] == d} for d in DRIVERS}
+              if r["shape"] == label and r["driver"] == d} for d in DRIVERS}
     v, t = by["vballoon"], by["virtio_balloon"]
     paired = [round(v[k] / t[k], 3) for k in sorted(v) if k in t and t[k]]
     return ({d: round(median(by[d].values()), 1) for d in DRIVERS},
@@ -180,17 +204,18 @@ def hint_summary(rows, mib):
 
 
 def summarize(res):
-    """Per spike size: both drivers and the ratios vballoon / in-tree."""
+    """Per shape: both drivers and the ratios vballoon / in-tree. Only the
+    plain spikes have report+hint figures."""
     out = []
-    for mib in res["sizes"]:
-        rh = {r["driver"]: r for r in res["report_hint"] if r["spike_mib"] == mib}
-        hint_mib, hint_ratio = hint_summary(res["hint"], mib)
-        row = {"spike_mib": mib,
-               "neither_mib": next(r["neither_mib"] for r in res["hint"] if r["spike_mib"] == mib)}
+    for label, mib, held in hint_shapes(res["sizes"]):
+        rh = {r["driver"]: r for r in res["report_hint"] if r["spike_mib"] == mib and not held}
+        hint_mib, hint_ratio = hint_summary(res["hint"], label)
+        row = {"shape": label, "spike_mib": mib, "held_mib": held,
+               "neither_mib": next(r["neither_mib"] for r in res["hint"] if r["shape"] == label)}
         for d in DRIVERS:
-            row[d] = {"returned_mib": rh[d]["returned_mib"], "s_to_90pct": rh[d]["s_to_90pct"],
-                      "migration_both_mib": rh[d]["migration_both_mib"],
-                      "migration_hint_mib": hint_mib[d]}
+            x = rh.get(d, {})
+            row[d] = {k: x.get(k) for k in ("returned_mib", "s_to_90pct", "migration_both_mib")}
+            row[d]["migration_hint_mib"] = hint_mib[d]
         v, t = row["vballoon"], row["virtio_balloon"]
         row["ratios"] = {k: (round(v[k] / t[k], 3) if v[k] and t[k] else None)
                          for k in ("returned_mib", "s_to_90pct", "migration_both_mib")}
@@ -200,6 +225,11 @@ def summarize(res):
     return out
 
 
+def cells(*xs):
+    """A table row; no figure (a shape without that boot) is a dash."""
+    return "| " + " | ".join("—" if x is None else str(x) for x in xs) + " |"
+
+
 def markdown(res):
     lines = ["", "## Free memory back to the host (guest %s)" % res.get("guest_abi", ""), "",
              "Returned: QEMU VmRSS peak minus low within %d s after the hog exits; "
@@ -207,23 +237,24 @@ def markdown(res):
              "`exec:cat > /dev/null`. Ratios: vballoon / in-tree (goals: returned ≥ 1, "
              "time ≤ 1, migration ≤ 1). Hinting only: median of %d reps, each a "
              "fresh spike and a pair of migrations in alternating order; its ratio is the "
-             "median of the per-rep ratios, listed below the table." % (
-                 WATCH_S, res.get("hint_reps", 1)), "",
+             "median of the per-rep ratios, listed below the table. \"%d, %d held\": "
+             "a %d MiB spike exits while a process started alongside it keeps %d MiB, "
+             "so the free memory is fragmented (hinting only)." % (
+                 (WATCH_S, res.get("hint_reps", 1)) + FRAG + FRAG), "",
              "| spike MiB | driver | returned MiB | s to 90 % | migration, both on | "
              "migration, hinting only | migration, neither |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for row in res["summary"]:
         for d in DRIVERS:
             x = row[d]
-            lines.append("| %d | %s | %s | %s | %s | %s | %s |" % (
-                row["spike_mib"], d, x["returned_mib"], x["s_to_90pct"],
-                x["migration_both_mib"], x["migration_hint_mib"], row["neither_mib"]))
+            lines.append(cells(row["shape"], d, x["returned_mib"], x["s_to_90pct"],
+                               x["migration_both_mib"], x["migration_hint_mib"],
+                               row["neither_mib"]))
         r = row["ratios"]
-        lines.append("| %d | ratio | %s | %s | %s | %s | — |" % (
-            row["spike_mib"], r["returned_mib"], r["s_to_90pct"], r["migration_both_mib"],
-            r["migration_hint_mib"]))
+        lines.append(cells(row["shape"], "ratio", r["returned_mib"], r["s_to_90pct"],
+                           r["migration_both_mib"], r["migration_hint_mib"], None))
     lines.append("")
     for row in res["summary"]:
-        lines.append("- %d MiB spike, hinting-only ratio per rep: %s" % (
-            row["spike_mib"], ", ".join(str(x) for x in row.get("migration_hint_ratio_reps", []))))
+        lines.append("- %s MiB, hinting-only ratio per rep: %s" % (
+            row["shape"], ", ".join(str(x) for x in row.get("migration_hint_ratio_reps", []))))
     return "\n".join(lines) + "\n"

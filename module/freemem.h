@@ -46,8 +46,8 @@ struct vb_hint {
 	 * shrinker take it, so nothing allocates or waits while holding it.
 	 */
 	spinlock_t lock;
-	struct list_head blocks;	/* held until the host says DONE */
-	unsigned long nr_blocks;
+	struct list_head blocks;	/* held until the host says DONE; */
+	unsigned long nr_pages;		/* each block's order in page_private */
 	bool stopping;			/* device going away: end runs now */
 	bool pressure;			/* reclaim wants memory: end the run */
 	atomic_t cfg_seq;		/* bumped by each config interrupt */

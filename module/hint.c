@@ -4,8 +4,10 @@
  * during a migration. The host writes a new command id into config space;
  * we answer with that id, then hand over free blocks (allocated, so they
  * stay free) until the host writes STOP or we run out, then STOP. The host
- * skips sending hinted pages. We hold the blocks until the host writes
- * DONE. A page reused early is only dirtied again and resent, so under
+ * skips sending hinted pages. Largest blocks go first, as upstream hints;
+ * when none is left we go down the orders to hint_order, because what the
+ * largest blocks miss (order 9 and below) would be sent in full. We hold
+ * the blocks until the host writes DONE. A page reused early is only dirtied again and resent, so under
  * memory pressure the shrinker and the OOM notifier give blocks back at
  * once, without touching the device.
  */
@@ -20,9 +22,6 @@
 #include "vballoon.h"
 #include "vballoon_trace.h"
 
-/* The largest buddy order: 4 MiB blocks on x86, as upstream hints. */
-#define VB_HINT_ORDER		VB_MAX_PAGE_ORDER
-#define VB_HINT_BYTES		(PAGE_SIZE << VB_HINT_ORDER)
 /* Only what is free right now: no reclaim, no reserves, no warnings. */
 #define VB_HINT_GFP		(__GFP_NORETRY | __GFP_NOWARN | __GFP_NOMEMALLOC)
 #define VB_HINT_TIMEOUT		(10 * HZ)
@@ -41,7 +40,7 @@ static u32 vb_hint_cmd_id(struct vballoon *vb)
 
 unsigned long vb_hint_held_pages(struct vballoon *vb)
 {
-	return READ_ONCE(vb->hint.nr_blocks) << VB_HINT_ORDER;
+	return READ_ONCE(vb->hint.nr_pages);
 }
 
 /*
@@ -63,14 +62,17 @@ static unsigned long vb_hint_free(struct vballoon *vb, unsigned long max_pages,
 		if (freed >= max_pages)
 			break;
 		list_move(&page->lru, &out);
-		h->nr_blocks--;
-		freed += 1UL << VB_HINT_ORDER;
+		h->nr_pages -= 1UL << page_private(page);
+		freed += 1UL << page_private(page);
 	}
 	spin_unlock_irqrestore(&h->lock, flags);
 
 	list_for_each_entry_safe(page, next, &out, lru) {
+		unsigned int order = page_private(page);
+
 		list_del(&page->lru);
-		__free_pages(page, VB_HINT_ORDER);
+		set_page_private(page, 0);
+		__free_pages(page, order);
 	}
 	return freed;
 }
@@ -161,34 +163,37 @@ static bool vb_hint_should_end(struct vballoon *vb, u32 id, int *seq)
 	return vb_hint_cmd_id(vb) != id;
 }
 
-/* Hand over one free block; -ENOMEM once no free block is left. */
-static int vb_hint_one(struct vballoon *vb)
+/* Hand over one free block of order; -ENOMEM once none is left. */
+static int vb_hint_one(struct vballoon *vb, unsigned int order)
 {
 	struct vb_hint *h = &vb->hint;
 	struct page *page;
 	int err;
 
-	page = alloc_pages(VB_HINT_GFP, VB_HINT_ORDER);
+	page = alloc_pages(VB_HINT_GFP, order);
 	if (!page)
 		return -ENOMEM;
-	err = vb_hint_send(vb, page_address(page), VB_HINT_BYTES, true);
+	err = vb_hint_send(vb, page_address(page), PAGE_SIZE << order, true);
 	if (err) {
-		__free_pages(page, VB_HINT_ORDER);
+		__free_pages(page, order);
 		return err;
 	}
+	set_page_private(page, order);	/* ours until we free it */
 	spin_lock_irq(&h->lock);
 	list_add(&page->lru, &h->blocks);
-	h->nr_blocks++;
+	h->nr_pages += 1UL << order;
 	spin_unlock_irq(&h->lock);
 	return 0;
 }
 
 static void vb_hint_run(struct vballoon *vb, u32 id)
 {
+	unsigned int order = VB_MAX_PAGE_ORDER, floor = vb_hint_order();
+	unsigned long blocks = 0, pages = 0;
 	struct vb_hint *h = &vb->hint;
 	u64 start = ktime_get_ns();
-	unsigned int blocks = 0, pages;
 	int seq = atomic_read(&h->cfg_seq);
+	int err;
 
 	h->active = id;
 	spin_lock_irq(&h->lock);
@@ -199,15 +204,21 @@ static void vb_hint_run(struct vballoon *vb, u32 id)
 	if (vb_hint_send(vb, &h->cmd_id, sizeof(h->cmd_id), false))
 		goto out;
 	while (!vb_hint_should_end(vb, id, &seq)) {
-		if (vb_hint_one(vb))
+		err = vb_hint_one(vb, order);
+		if (err == -ENOMEM && order > floor) {
+			order--;
+			continue;
+		}
+		if (err)
 			break;
 		blocks++;
+		pages += 1UL << order;
 		cond_resched();
 	}
 	h->cmd_stop = cpu_to_virtio32(vb->vdev, VIRTIO_BALLOON_CMD_ID_STOP);
 	vb_hint_send(vb, &h->cmd_stop, sizeof(h->cmd_stop), false);
 out:
-	pages = (blocks << VB_HINT_ORDER) * VB_PAGES_PER_PAGE;
+	pages *= VB_PAGES_PER_PAGE;
 	WRITE_ONCE(vb->hinted, vb->hinted + pages);
 	WRITE_ONCE(vb->hint_runs, vb->hint_runs + 1);
 	trace_vballoon_hint(pages, blocks, id, ktime_get_ns() - start);

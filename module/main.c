@@ -67,6 +67,8 @@ VB_PARAM(reinflate_holdoff_ms, 10000, 0, 3600000,
 	 "no re-inflation for this long after an OOM release");
 VB_PARAM(report_order, 0, 0, 10,
 	 "smallest order of free page reporting (at device start); 0 = kernel's");
+VB_PARAM(hint_order, 0, 0, 10,
+	 "smallest order of free page hinting, once the largest blocks run out");
 
 struct vb_oom_params vb_oom_params_now(void)
 {
@@ -91,6 +93,11 @@ unsigned int vb_holdoff_ms(void)
 unsigned int vb_report_order(void)
 {
 	return READ_ONCE(report_order.val);
+}
+
+unsigned int vb_hint_order(void)
+{
+	return min_t(unsigned int, READ_ONCE(hint_order.val), VB_MAX_PAGE_ORDER);
 }
 
 /* One balloon per guest: debugfs and the OOM notifier assume it. */

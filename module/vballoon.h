@@ -114,6 +114,7 @@ struct vb_oom_params vb_oom_params_now(void);
 unsigned int vb_holdoff_ms(void);
 bool vb_oom_reclaim_enabled(void);
 unsigned int vb_report_order(void);
+unsigned int vb_hint_order(void);
 
 /* host.c: telling the host, never trusting it to answer. */
 void vb_set_pfns(struct vballoon *vb, struct vb_batch *b, unsigned int idx,

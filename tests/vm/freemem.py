@@ -92,6 +92,24 @@ def default_bw(g):
     return g.qmp.execute("query-migrate-parameters")["max-bandwidth"]
 
 
+def check_order_param(g, name):
+    """Bad values of an order parameter (0..10, default 0) are refused with
+    EINVAL and the old value stays; good ones are taken."""
+    assert sc.get_vb_param(g, name) == 0
+    for bad in ("11", "-1", "abc", "99999999999"):
+        rc, out = sc.set_vb_param(g, name, bad)
+        assert rc != 0 and "Invalid argument" in out, (bad, out)
+        assert sc.get_vb_param(g, name) == 0
+    assert sc.set_vb_param(g, name, "5")[0] == 0
+    assert sc.get_vb_param(g, name) == 5
+    assert sc.set_vb_param(g, name, "0")[0] == 0
+
+
+def free_max_order_blocks(g):
+    """Free blocks of the largest order, all zones (/proc/buddyinfo)."""
+    return sum(int(line.split()[-1]) for line in g.sh("cat /proc/buddyinfo").splitlines())
+
+
 def spike(g, mib):
     """A process touches mib and exits: that memory is free again."""
     r = sc.run_hog(g, mib, timeout=240)

@@ -91,6 +91,20 @@ def run_hogs(g, mibs, timeout=180):
             "killed": rc in (137, -9), "out": out}
 
 
+def fragmented_spike(g, mib, held_mib, hold_s=600):
+    """A hog of mib exits while another, started alongside so their pages
+    interleave, keeps held_mib: the freed memory is left in blocks smaller
+    than the largest order. The holder lives until release_held()."""
+    rc, out = g.run("hog %d %d >/dev/null 2>&1 </dev/null & echo $! >/tmp/holder; hog %d"
+                    % (held_mib, hold_s, mib), timeout=300)
+    if rc != 0:
+        raise RuntimeError("fragmenting hog %d failed: %s" % (mib, out))
+
+
+def release_held(g):
+    g.run("kill $(cat /tmp/holder) 2>/dev/null; rm -f /tmp/holder; sleep 1")
+
+
 def storm(g, spikes, pressure_mib, hog_mib):
     """spikes hogs in a row while the host keeps the balloon at pressure_mib
     (each waits for the re-inflation); returns (before, after, hog results)."""

@@ -6,9 +6,9 @@ import time
 import pytest
 
 from conftest import stop_guest
-from freemem import (HINT, IOTHREAD, MEM, cancel_migration, default_bw, finish_migration,
-                     migrate, migrate_status, spike, trace_start, trace_stop, vb_stat, wait_for,
-                     wait_free_back)
+from freemem import (HINT, IOTHREAD, MEM, cancel_migration, check_order_param, default_bw,
+                     finish_migration, free_max_order_blocks, migrate, migrate_status, spike,
+                     trace_start, trace_stop, vb_stat, wait_for, wait_free_back)
 from guest import PAGES_PER_MIB
 import scenario as sc
 
@@ -79,7 +79,47 @@ def test_hint_trace_matches_counters(vb_hint):
     recs = trace_stop(g, "vballoon_hint")
     assert len(recs) == st1["hint_runs"] - st0["hint_runs"] > 0
     assert sum(r["pages"] for r in recs) == st1["hinted_pages"] - st0["hinted_pages"]
-    assert all(r["pages"] == r["blocks"] * 1024 and r["cmd_id"] > 1 for r in recs)
+    assert all(r["blocks"] <= r["pages"] <= r["blocks"] * 1024 and r["cmd_id"] > 1 for r in recs)
+
+
+def test_hint_order_param(vb_hint):
+    """Bad hint_order values are refused with EINVAL; the old value stays."""
+    check_order_param(vb_hint, "hint_order")
+
+
+def hint_fragmented(g):
+    """A fragmented freed spike, then a migration traced: the free 4 MiB
+    blocks /proc/buddyinfo counted before it, and the hint records."""
+    sc.fragmented_spike(g, 300, 200)
+    try:
+        big = free_max_order_blocks(g)
+        trace_start(g, "vballoon_hint")
+        migrate(g)
+        assert finish_migration(g)["status"] == "completed"
+        return big, trace_stop(g, "vballoon_hint")
+    finally:
+        sc.release_held(g)
+
+
+def test_fragmented_hint_goes_below_largest_order(vb_hint):
+    """Memory freed among a live process's pages is left in blocks below
+    4 MiB. With hint_order=10 (upstream's choice) only 4 MiB blocks are
+    hinted; with the default 0 the smaller ones are too, so a run hints
+    well past what the free 4 MiB blocks hold."""
+    g = vb_hint
+    assert sc.set_vb_param(g, "hint_order", "10")[0] == 0
+    try:
+        big10, recs10 = hint_fragmented(g)
+    finally:
+        sc.set_vb_param(g, "hint_order", "0")
+    big0, recs0 = hint_fragmented(g)
+    print("hint_order=10: %d pages in %d blocks (%d free 4 MiB blocks); hint_order=0: "
+          "%d pages in %d blocks (%d free 4 MiB blocks)"
+          % (sum(r["pages"] for r in recs10), sum(r["blocks"] for r in recs10), big10,
+             sum(r["pages"] for r in recs0), sum(r["blocks"] for r in recs0), big0))
+    assert recs10 and all(r["pages"] == r["blocks"] * 1024 for r in recs10)
+    assert recs0[0]["pages"] < recs0[0]["blocks"] * 1024
+    assert recs0[0]["pages"] >= big0 * 1024 + 32 * PAGES_PER_MIB
 
 
 def hold_blocks(g):
