@@ -21,7 +21,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "vm"))
-from guest import Guest  # noqa: E402
+from guest import Guest, PAGES_PER_MIB  # noqa: E402
 from splat import find_splats  # noqa: E402
 import scenario as sc  # noqa: E402
 
@@ -35,9 +35,9 @@ FRAG = (300, 200)   # fragmented shape: spike MiB, MiB held alongside it
 SAMPLE_S = 0.1
 
 
-def boot(kd, initrd, out, name, props):
+def boot(kd, initrd, out, name, props, append=""):
     return Guest(kd, initrd, mem_mib=MEM, name="bench-" + name, device_props=props,
-                 qemu_args=IOTHREAD, log_dir=os.path.join(out, "vm")).boot()
+                 qemu_args=IOTHREAD, log_dir=os.path.join(out, "vm"), append=append).boot()
 
 
 def use(g, driver):
@@ -142,10 +142,16 @@ def hinted_migration(g, d, shape, rep, neither):
     use(g, d)
     shaped_spike(g, mib, held)
     st = g.vb_stats() if d == "vballoon" else {}
+    if st:
+        sc.trace_start(g, "vballoon_hint")
     row = {"driver": d, "shape": label, "spike_mib": mib, "held_mib": held, "rep": rep,
            "migration_hint_mib": migrate_mib(g), "neither_mib": neither[label],
            "hinted_pages": (g.vb_stats().get("hinted_pages", 0) -
                             st.get("hinted_pages", 0)) if st else None}
+    if st:
+        first = (sc.trace_stop(g, "vballoon_hint") or [None])[0]
+        row["first_run"] = first and {"mib": round(first["pages"] / PAGES_PER_MIB, 1),
+                                      "ms": round(first["ns"] / 1e6, 1), "blocks": first["blocks"]}
     if held:
         sc.release_held(g)
     return row
@@ -170,11 +176,12 @@ def hint_boot(g, sizes, reps):
     return rows
 
 
-def run(kd, initrd, out, sizes=(200, 400, 600), hint_reps=3):
-    res = {"sizes": list(sizes), "hint_reps": hint_reps, "splats": []}
+def run(kd, initrd, out, sizes=(200, 400, 600), hint_reps=3, append=""):
+    """append: extra guest kernel arguments (e.g. init_on_alloc=0)."""
+    res = {"sizes": list(sizes), "hint_reps": hint_reps, "append": append, "splats": []}
     boots = (("report_hint", report_hint_boot), ("hint", lambda g, s: hint_boot(g, s, hint_reps)))
     for name, fn in boots:
-        g = boot(kd, initrd, out, name, BOOTS[name])
+        g = boot(kd, initrd, out, name, BOOTS[name], append)
         try:
             spike(g, 200)             # warm-up: first touch of guest RAM
             res[name] = fn(g, sizes)
@@ -221,6 +228,10 @@ def summarize(res):
                          for k in ("returned_mib", "s_to_90pct", "migration_both_mib")}
         row["ratios"]["migration_hint_mib"] = hint_ratio["median"]
         row["migration_hint_ratio_reps"] = hint_ratio["reps"]
+        runs = [r["first_run"] for r in res["hint"] if r["shape"] == label and r.get("first_run")]
+        row["first_run_mib_s"] = (round(median([x["mib"] / x["ms"] * 1000 for x in runs if x["ms"]]))
+                                  if runs else None)
+        row["first_run_mib"] = round(median([x["mib"] for x in runs]), 1) if runs else None
         out.append(row)
     return out
 
@@ -231,7 +242,8 @@ def cells(*xs):
 
 
 def markdown(res):
-    lines = ["", "## Free memory back to the host (guest %s)" % res.get("guest_abi", ""), "",
+    lines = ["", "## Free memory back to the host (guest %s%s)" % (
+                 res.get("guest_abi", ""), ", " + res["append"] if res.get("append") else ""), "",
              "Returned: QEMU VmRSS peak minus low within %d s after the hog exits; "
              "90 %%: seconds from its exit. Migration: `ram.transferred` to "
              "`exec:cat > /dev/null`. Ratios: vballoon / in-tree (goals: returned ≥ 1, "
@@ -255,6 +267,8 @@ def markdown(res):
                            r["migration_both_mib"], r["migration_hint_mib"], None))
     lines.append("")
     for row in res["summary"]:
-        lines.append("- %s MiB, hinting-only ratio per rep: %s" % (
-            row["shape"], ", ".join(str(x) for x in row.get("migration_hint_ratio_reps", []))))
+        lines.append("- %s MiB, hinting-only ratio per rep: %s; vballoon's first hint run "
+                     "(median): %s MiB at %s MiB/s" % (
+                         row["shape"], ", ".join(str(x) for x in row.get("migration_hint_ratio_reps", [])),
+                         row.get("first_run_mib"), row.get("first_run_mib_s")))
     return "\n".join(lines) + "\n"

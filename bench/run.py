@@ -479,6 +479,8 @@ def main():
     ap.add_argument("--freemem-only", action="store_true",
                     help="only the free memory rows (results-freemem.{json,md})")
     ap.add_argument("--freemem-sizes", default="200,400,600", help="spike sizes, MiB")
+    ap.add_argument("--freemem-append", default="",
+                    help="extra guest kernel arguments for the free memory boots")
     ap.add_argument("--hint-reps", type=int, default=3,
                     help="pairs of hinting-only migrations per spike size")
     ap.add_argument("--shapes", action="store_true",
@@ -496,7 +498,7 @@ def main():
     kd, initrd = prepare(a.out)
     sizes = [int(x) for x in a.freemem_sizes.split(",")]
     if a.freemem_only:
-        return freemem_only(kd, initrd, a.out, sizes, a.hint_reps)
+        return freemem_only(kd, initrd, a.out, sizes, a.hint_reps, a.freemem_append)
     if a.shapes:
         return shapes_only(kd, initrd, a.out, a.shape_reps, a.shape_names)
     res = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -523,7 +525,7 @@ def main():
     finally:
         g.shutdown()
     if not (a.smoke or a.no_freemem):
-        res["freemem"] = freemem.run(kd, initrd, a.out, sizes, a.hint_reps)
+        res["freemem"] = freemem.run(kd, initrd, a.out, sizes, a.hint_reps, a.freemem_append)
         res["freemem"]["guest_abi"] = res["guest_abi"]
     res["host_load"]["end"] = host_load()
     res["summary"] = summarize(res["reps"])
@@ -557,11 +559,11 @@ def shapes_only(kd, initrd, out, reps, names=None):
     print(md)
 
 
-def freemem_only(kd, initrd, out, sizes, hint_reps):
+def freemem_only(kd, initrd, out, sizes, hint_reps, append=""):
     """The free memory rows alone (bench/freemem.py), in their own files."""
     res = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "machine": machine_info(), "guest_abi": kernel_abi(kd), "host_load": {"start": host_load()}}
-    res.update(freemem.run(kd, initrd, out, sizes, hint_reps))
+    res.update(freemem.run(kd, initrd, out, sizes, hint_reps, append))
     res["host_load"]["end"] = host_load()
     with open(os.path.join(out, "results-freemem.json"), "w") as f:
         json.dump(res, f, indent=1)

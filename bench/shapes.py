@@ -9,6 +9,7 @@ import sys
 import traceback
 
 import run
+from guest import PAGES_PER_MIB
 import scenario as sc
 
 GOALS = {"vs_none": 1.3, "vs_intree": 1.0, "over_leak": 1.25, "median_vs_none": 1.15}
@@ -16,6 +17,7 @@ PACE = (10, 100)        # slow grower: 10 MiB every 100 ms
 CACHE_SHARE = 0.75      # page cache shape: this share of the free memory is cache
 TOL_MIB = 2             # a driver may stop this short of a deep balloon
 WARM_MARGIN_MIB = 16    # warm-up leaves this much of MemAvailable untouched
+COLD_MARGIN_MIB = 16    # host-cold floor: the need plus this leaves the balloon
 
 # name, guest MiB, balloon % of RAM, spike as a multiple of free memory, kind
 SHAPES = [
@@ -93,9 +95,34 @@ def measure(g, s, driver, params="", pressure=True):
     return r
 
 
+def measure_cold(g, s):
+    """The floor for any balloon driver here: no pressure, but what the
+    workload needs (the tight run's leak, plus COLD_MARGIN_MIB) leaves the
+    balloon after the warm-up, so the host faults those pages in on their
+    first touch, as in a rescue; no reclaim, no OOM path, no stall."""
+    depth = pressure_mib(s)
+    back = min(s["mem"], depth + s["need_mib"] + COLD_MARGIN_MIB)
+    prep, work = workload(s)
+
+    def cold_prep(g):
+        g.set_balloon_mib(depth)
+        g.wait_actual(depth, tol_mib=TOL_MIB, timeout=120)
+        prep(g)
+        g.set_balloon_mib(back)
+        g.wait_actual(back, tol_mib=TOL_MIB, timeout=120)
+
+    run.reload(g, "vballoon")
+    r = run.rescue(g, s["hog_mib"], None, work, cold_prep, TOL_MIB)
+    r.pop("samples")
+    r["driver"], r["params"], r["balloon_back_mib"] = "vballoon", "", back - depth
+    r["short_of_pressure_mib"] = 0
+    return r
+
+
 def one_rep(g, shapes, rep):
     """Per shape: no pressure, then both drivers, ABBA over reps; the
-    tight run (1 MiB per OOM call: the real need) in the first rep only."""
+    tight run (1 MiB per OOM call: the real need) in the first rep only,
+    then the host-cold floor for that need."""
     order = ("vballoon", "virtio_balloon") if rep % 2 == 0 else ("virtio_balloon", "vballoon")
     out = {}
     for s in shapes:
@@ -104,10 +131,13 @@ def one_rep(g, shapes, rep):
             r[d] = measure(g, s, d)
         if rep == 0:
             r["tight"] = measure(g, s, "vballoon", run.TIGHT)
+            s["need_mib"] = -(-r["tight"]["leaked_pages"] // PAGES_PER_MIB)
+        if s["need_mib"]:
+            r["cold"] = measure_cold(g, s)
         out[s["name"]] = r
-        print("  rep %d %s: none %s vballoon %s in-tree %s ms" % (
-            rep, s["name"], r["none"]["ms"], r["vballoon"]["ms"], r["virtio_balloon"]["ms"]),
-            file=sys.stderr)
+        print("  rep %d %s: none %s host-cold %s vballoon %s in-tree %s ms" % (
+            rep, s["name"], r["none"]["ms"], r.get("cold", {}).get("ms"), r["vballoon"]["ms"],
+            r["virtio_balloon"]["ms"]), file=sys.stderr)
     return out
 
 
@@ -289,6 +319,8 @@ def summarize(s, reps):
         "vs_none": per(lambda r: ratio(r["vballoon"]["ms"], r["none"]["ms"])),
         "intree_vs_none": per(lambda r: ratio(r["virtio_balloon"]["ms"], r["none"]["ms"])),
         "vs_intree": per(lambda r: ratio(r["vballoon"]["ms"], r["virtio_balloon"]["ms"])),
+        "cold_vs_none": per(lambda r: ratio(r.get("cold", {}).get("ms"), r["none"]["ms"])),
+        "vs_cold": per(lambda r: ratio(r["vballoon"]["ms"], r.get("cold", {}).get("ms"))),
         "needed_pages": needed,
         "over_leak": per(lambda r: ratio(r["vballoon"]["leaked_pages"], needed)),
         "intree_over_leak": per(lambda r: ratio(r["virtio_balloon"]["leaked_pages"], needed)),
@@ -319,16 +351,20 @@ def markdown(res):
            " per guest size. Goals per shape: vballoon ≤ %.2g× no pressure, ≤ in-tree,"
            " leaked ≤ %.3g× needed." % (GOALS["vs_none"], GOALS["over_leak"]), "",
            "| shape | guest MiB | balloon % | free MiB | spike MiB | kind | no pressure ms |"
-           " vballoon / none | in-tree / none | vballoon / in-tree | leaked / needed |"
+           " vballoon / none | in-tree / none | vballoon / in-tree | host-cold / none |"
+           " vballoon / host-cold | leaked / needed |"
            " in-tree leaked / needed | needed pages | OOM calls | pre-leak MiB | goals |",
-           "| --- " * 16 + "|"]
+           "| --- " * 18 + "|"]
     for s in res["shapes"]:
         st = s["summary"]
-        out.append("| %s | %d | %d | %d | %d | %s | %s | %s | %s | %s | %s | %s | %d | %s | %.0f | %s |" % (
+        out.append("| %s | %d | %d | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s | %.0f | %s |" % (
             s["name"], s["mem"], s["depth"], s["free_mib"], s["hog_mib"], s["kind"],
             f(st["hog_ms_none"]), f(st["vs_none"]), f(st["intree_vs_none"]), f(st["vs_intree"]),
-            f(st["over_leak"]), f(st["intree_over_leak"]), st["needed_pages"],
+            f(st.get("cold_vs_none")), f(st.get("vs_cold")), f(st["over_leak"]), f(st["intree_over_leak"]), st["needed_pages"],
             f(st["oom_calls_vballoon"]), st["pre_leak_mib"], met(st, s)))
+    out += ["", "Host-cold: no pressure, but the needed pages (plus %d MiB) leave the balloon"
+            " after the warm-up, so the host faults them in on first touch as in a rescue: the"
+            " floor for any balloon driver under TCG." % COLD_MARGIN_MIB]
     out += ["", "OOM calls: vballoon's notifier calls during the measured workload. Pre-leak: the most"
             " balloon any pressured run had already given back when its workload started (the"
             " warm-up's doing), MiB; 0 means every run started at full depth."]

@@ -124,22 +124,3 @@ def wait_free_back(g, free0, slack_kib, timeout=20):
                     timeout, what="MemFree back to %d kB" % free0)
 
 
-TRACING = "/sys/kernel/tracing"
-
-
-def trace_start(g, event):
-    """Record vballoon:event in the tracefs ring buffer from now on."""
-    g.sh("echo 0 > {t}/tracing_on; echo > {t}/trace; echo 1 > {t}/events/vballoon/{e}/enable; "
-         "echo 1 > {t}/tracing_on".format(t=TRACING, e=event))
-
-
-def trace_stop(g, event):
-    """Stop recording; return the recorded events' fields as dicts."""
-    out = g.sh("echo 0 > {t}/events/vballoon/{e}/enable; cat {t}/trace".format(t=TRACING, e=event))
-    recs = []
-    for line in out.splitlines():
-        if (event + ":") not in line:
-            continue
-        body = line.split(event + ":", 1)[1].split()
-        recs.append({k: int(v) for k, v in (f.split("=", 1) for f in body)})
-    return recs

@@ -150,3 +150,24 @@ def rescue(g, driver, hog_mib, actual_mib=None):
         "vb_oom_leaked": delta(before, after, "oom_leaked_pages", "vb"),
         "actual_after_mib": after["actual_mib"], "out": hog["out"],
     }
+
+
+TRACING = "/sys/kernel/tracing"
+
+
+def trace_start(g, event):
+    """Record vballoon:event in the tracefs ring buffer from now on."""
+    g.sh("echo 0 > {t}/tracing_on; echo > {t}/trace; echo 1 > {t}/events/vballoon/{e}/enable; "
+         "echo 1 > {t}/tracing_on".format(t=TRACING, e=event))
+
+
+def trace_stop(g, event):
+    """Stop recording; return the recorded events' fields as dicts."""
+    out = g.sh("echo 0 > {t}/events/vballoon/{e}/enable; cat {t}/trace".format(t=TRACING, e=event))
+    recs = []
+    for line in out.splitlines():
+        if (event + ":") not in line:
+            continue
+        body = line.split(event + ":", 1)[1].split()
+        recs.append({k: int(v) for k, v in (f.split("=", 1) for f in body)})
+    return recs

@@ -107,10 +107,15 @@ def test_shapes_section(bench):
         held = s["mem"] * s["depth"] // 100 * PAGES_PER_MIB
         assert s["hog_mib"] > 0 and s["free_mib"] > 0
         runs = s["reps"][0]
-        assert set(runs) == {"none", "vballoon", "virtio_balloon", "tight"}
+        assert set(runs) == {"none", "vballoon", "virtio_balloon", "tight", "cold"}
         for name, r in runs.items():
             assert r["survived"] and r["oom_kill"] == 0, (name, r)
         assert runs["none"]["leaked_pages"] == 0
+        # The host-cold floor starts with the need (and the margin) out of
+        # the balloon, as QMP saw it.
+        need = -(-runs["tight"]["leaked_pages"] // PAGES_PER_MIB)
+        pressure = s["mem"] - held // PAGES_PER_MIB
+        assert abs(runs["cold"]["actual_before_mib"] - (pressure + need + 16)) <= 2
         for name in ("vballoon", "virtio_balloon", "tight"):
             assert 0 < runs[name]["leaked_pages"] <= held, name
         assert s["summary"]["needed_pages"] == runs["tight"]["leaked_pages"]

@@ -8,9 +8,10 @@ import pytest
 from conftest import stop_guest
 from freemem import (HINT, IOTHREAD, MEM, cancel_migration, check_order_param, default_bw,
                      finish_migration, free_max_order_blocks, migrate, migrate_status, spike,
-                     trace_start, trace_stop, vb_stat, wait_for, wait_free_back)
+                     vb_stat, wait_for, wait_free_back)
 from guest import PAGES_PER_MIB
 import scenario as sc
+from scenario import trace_start, trace_stop
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,10 @@ import pytest
 from conftest import stop_guest
 from freemem import (F_FREE_PAGE_HINT, F_PAGE_POISON, F_REPORTING, F_STATS_VQ, HINT, IOTHREAD,
                      MEM, REPORT, U64_UNSET, check_order_param, features_with, reports_idle, spike,
-                     trace_start, trace_stop, wait_for, wait_free_back)
+                     wait_for, wait_free_back)
 from guest import PAGES_PER_MIB
 import scenario as sc
+from scenario import trace_start, trace_stop
 
 KNOWN_STATS = ("stat-swap-in", "stat-swap-out", "stat-major-faults", "stat-minor-faults",
                "stat-free-memory", "stat-total-memory", "stat-available-memory",
