@@ -17,6 +17,7 @@ driver, so every "neither" migration runs before the first hinted one.
 """
 import os
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -71,23 +72,35 @@ def settle(g, quiet_s=3.0, timeout=30):
 
 
 def rss_return(g, mib):
-    """RSS before, at the end of a hog of mib, and watched for WATCH_S:
-    MiB returned and seconds from the hog's exit to 90 % of that."""
+    """RSS sampled from before a hog of mib until WATCH_S after its exit (a
+    report pass may start while the hog still runs): MiB returned (peak
+    minus the low after the exit) and seconds from the exit to 90 % of it."""
     before = settle(g)
-    spike(g, mib)
-    t0 = time.monotonic()
-    samples = []
-    while time.monotonic() - t0 < WATCH_S:
-        samples.append((time.monotonic() - t0, g.qemu_rss_mib()))
-        time.sleep(SAMPLE_S)
+    samples, stop = [], threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            samples.append((time.monotonic(), g.qemu_rss_mib()))
+            time.sleep(SAMPLE_S)
+
+    th = threading.Thread(target=sample)
+    th.start()
+    try:
+        spike(g, mib)
+        t0 = time.monotonic()
+        time.sleep(WATCH_S)
+    finally:
+        stop.set()
+        th.join()
     peak = max(r for _, r in samples)
-    low = min(r for _, r in samples)
+    after = [(t - t0, r) for t, r in samples if t >= t0]
+    low = min(r for _, r in after)
     returned = peak - low
-    t90 = next((t for t, r in samples if peak - r >= 0.9 * returned), None) if returned > 1 else None
+    t90 = next((t for t, r in after if peak - r >= 0.9 * returned), None) if returned > 1 else None
     return {"spike_mib": mib, "rss_before_mib": round(before), "rss_peak_mib": round(peak),
             "rss_after_mib": round(low), "returned_mib": round(returned),
             "s_to_90pct": round(t90, 2) if t90 is not None else None,
-            "samples": [(round(t, 2), round(r)) for t, r in samples[::5]]}
+            "samples": [(round(t, 2), round(r)) for t, r in after[::5]]}
 
 
 def migrate_mib(g, timeout=300):
@@ -244,7 +257,8 @@ def cells(*xs):
 def markdown(res):
     lines = ["", "## Free memory back to the host (guest %s%s)" % (
                  res.get("guest_abi", ""), ", " + res["append"] if res.get("append") else ""), "",
-             "Returned: QEMU VmRSS peak minus low within %d s after the hog exits; "
+             "Returned: QEMU VmRSS peak (sampled from the hog's start) minus the low within "
+             "%d s after it exits; "
              "90 %%: seconds from its exit. Migration: `ram.transferred` to "
              "`exec:cat > /dev/null`. Ratios: vballoon / in-tree (goals: returned ≥ 1, "
              "time ≤ 1, migration ≤ 1). Hinting only: median of %d reps, each a "
