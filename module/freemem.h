@@ -46,8 +46,9 @@ struct vb_hint {
 	 * shrinker take it, so nothing allocates or waits while holding it.
 	 */
 	spinlock_t lock;
-	struct list_head blocks;	/* held until the host says DONE; */
-	unsigned long nr_pages;		/* each block's order in page_private */
+	/* Held until the host says DONE; each block's order in page_private. */
+	struct list_head blocks;
+	unsigned long nr_pages;		/* pages in blocks */
 	bool stopping;			/* device going away: end runs now */
 	bool pressure;			/* reclaim wants memory: end the run */
 	atomic_t cfg_seq;		/* bumped by each config interrupt */

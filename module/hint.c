@@ -8,9 +8,9 @@
  * hint_order below 10 then goes down the orders, so memory freed among
  * live pages is hinted too, at the cost of taking free memory down to the
  * min watermark (reclaim may then take blocks back). We hold the blocks
- * until the host writes DONE. A page reused early is only dirtied again and resent, so under
- * memory pressure the shrinker and the OOM notifier give blocks back at
- * once, without touching the device.
+ * until the host writes DONE. A page reused early is only dirtied again
+ * and resent, so under memory pressure the shrinker and the OOM notifier
+ * give blocks back at once, without touching the device.
  */
 #include <linux/jiffies.h>
 #include <linux/ktime.h>
