@@ -158,7 +158,8 @@ static unsigned long vb_reclaim_scan(struct shrinker *s,
 	if (vb_reclaim_allowed(vb))
 		asked = vb_reclaim_pages_to_leak(&vb->oom_storm, &params,
 						 (u64)vb_wmark_deficit() *
-						 VB_PAGES_PER_PAGE);
+						 VB_PAGES_PER_PAGE,
+						 vb_now_ms(ktime_get_ns()));
 	if (asked)
 		got = vb_oom_release(vb, asked, ktime_get_ns(), false);
 	mutex_unlock(&vb->storm_lock);

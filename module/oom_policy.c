@@ -32,13 +32,18 @@ static void vb_oom_refresh(struct vb_oom_storm *s,
 	s->step = 0;
 }
 
-/* want, or escalate_pct of the storm so far if more; then the cap. */
+/*
+ * want, or escalate_pct of the storm so far if more, but growth no more
+ * than ceiling; then the cap.
+ */
 static u32 vb_grow_and_cap(const struct vb_oom_storm *s,
-			   const struct vb_oom_params *p, u64 want)
+			   const struct vb_oom_params *p, u64 want, u64 ceiling)
 {
 	if (p->escalate_pct && s->active) {
 		u64 grown = s->leaked * p->escalate_pct / 100;
 
+		if (grown > ceiling)
+			grown = ceiling;
 		if (grown > want)
 			want = grown;
 	}
@@ -54,23 +59,39 @@ u32 vb_oom_pages_to_leak(struct vb_oom_storm *s, const struct vb_oom_params *p,
 	vb_oom_refresh(s, p, now_ms);
 	if (!p->escalate_pct)
 		return p->base_pages;
-	return vb_grow_and_cap(s, p, p->base_pages);
+	return vb_grow_and_cap(s, p, p->base_pages, ~0ULL);
+}
+
+/*
+ * The latest release is used up (we are below the watermark again): what
+ * the workload would use in VB_PACE_MS at the pace it used that release.
+ * Unknown (no limit) if it went within the same millisecond.
+ */
+static u64 vb_pace_pages(const struct vb_oom_storm *s, u64 now_ms)
+{
+	if (!s->last_freed || now_ms <= s->release_ms)
+		return ~0ULL;
+	return (u64)s->last_freed * VB_PACE_MS / (now_ms - s->release_ms);
 }
 
 /*
  * Storm reclaim: nothing unless a zone is below its high watermark (deficit
  * pages short), else at least the deficit and oom_pages, grown like an OOM
- * call. A release happens only once the one before it was used up (free
- * memory fell below the watermark again), so the over-leak keeps the
- * escalation's bound, plus the watermark gap.
+ * call but to no more than VB_PACE_MS of the workload's pace. A release
+ * happens only once the one before it was used up (free memory fell below
+ * the watermark again), so the over-leak keeps the escalation's bound,
+ * plus the watermark gap; and a slow grower, which an OOM call's growth
+ * would overshoot by a quarter, gets at most VB_PACE_MS of its use more.
  */
 u32 vb_reclaim_pages_to_leak(const struct vb_oom_storm *s,
-			     const struct vb_oom_params *p, u64 deficit)
+			     const struct vb_oom_params *p, u64 deficit,
+			     u64 now_ms)
 {
 	if (!deficit || !s->active)
 		return 0;
 	return vb_grow_and_cap(s, p, deficit > p->base_pages ?
-				     deficit : p->base_pages);
+				     deficit : p->base_pages,
+			       vb_pace_pages(s, now_ms));
 }
 
 /*
@@ -86,6 +107,8 @@ void vb_oom_record(struct vb_oom_storm *s, u32 freed, u64 now_ms,
 		s->step++;
 	s->active = true;
 	s->leaked += freed;
+	s->release_ms = now_ms;
+	s->last_freed = freed;
 	if (oom_call)
 		s->last_ms = now_ms;
 }

@@ -34,7 +34,12 @@ struct vb_oom_storm {
 	u64 last_ms;		/* latest OOM call or reclaim release */
 	u64 leaked;		/* pages released in this storm */
 	u32 step;		/* releases in this storm before the latest */
+	u64 release_ms;		/* latest release, of either kind */
+	u32 last_freed;		/* pages in it */
 };
+
+/* A reclaim release grows to at most what the workload used this long. */
+#define VB_PACE_MS	100
 
 u32 vb_oom_pages_to_leak(struct vb_oom_storm *s, const struct vb_oom_params *p,
 			 u64 now_ms);
@@ -43,7 +48,8 @@ bool vb_oom_armed(const struct vb_oom_storm *s, const struct vb_oom_params *p,
 void vb_oom_record(struct vb_oom_storm *s, u32 freed, u64 now_ms,
 		   bool oom_call);
 u32 vb_reclaim_pages_to_leak(const struct vb_oom_storm *s,
-			     const struct vb_oom_params *p, u64 deficit);
+			     const struct vb_oom_params *p, u64 deficit,
+			     u64 now_ms);
 void vb_oom_extend(struct vb_oom_storm *s, u32 freed, u64 now_ms);
 
 #endif /* _VBALLOON_OOM_POLICY_H */

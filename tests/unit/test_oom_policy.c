@@ -114,7 +114,7 @@ static void test_clock_going_backwards_starts_new_storm(void)
 static u32 reclaim(struct vb_oom_storm *s, const struct vb_oom_params *p,
 		   u64 now_ms, u64 deficit)
 {
-	u32 n = vb_reclaim_pages_to_leak(s, p, deficit);
+	u32 n = vb_reclaim_pages_to_leak(s, p, deficit, now_ms);
 
 	vb_oom_record(s, n, now_ms, false);
 	return n;
@@ -125,10 +125,10 @@ static void test_reclaim_needs_storm_and_deficit(void)
 	struct vb_oom_storm s = { 0 };
 
 	/* No storm: reclaim never opens the balloon, whatever the deficit. */
-	CHECK(vb_reclaim_pages_to_leak(&s, &defaults, 5000) == 0);
+	CHECK(vb_reclaim_pages_to_leak(&s, &defaults, 5000, 100) == 0);
 	call(&s, &defaults, 100);
 	/* Every zone at its high watermark: kswapd keeps up, nothing. */
-	CHECK(vb_reclaim_pages_to_leak(&s, &defaults, 0) == 0);
+	CHECK(vb_reclaim_pages_to_leak(&s, &defaults, 0, 100) == 0);
 	CHECK(s.leaked == 256);
 }
 
@@ -137,9 +137,9 @@ static void test_reclaim_sized_from_deficit(void)
 	struct vb_oom_storm s = { 0 };
 
 	call(&s, &defaults, 100);
-	CHECK(vb_reclaim_pages_to_leak(&s, &defaults, 10) == 256);
-	CHECK(vb_reclaim_pages_to_leak(&s, &defaults, 3000) == 3000);
-	CHECK(vb_reclaim_pages_to_leak(&s, &defaults, 1000000) == 65536);
+	CHECK(vb_reclaim_pages_to_leak(&s, &defaults, 10, 100) == 256);
+	CHECK(vb_reclaim_pages_to_leak(&s, &defaults, 3000, 100) == 3000);
+	CHECK(vb_reclaim_pages_to_leak(&s, &defaults, 1000000, 100) == 65536);
 }
 
 static void test_reclaim_grows_with_storm(void)
@@ -148,8 +148,8 @@ static void test_reclaim_grows_with_storm(void)
 
 	call(&s, &defaults, 100);
 	s.leaked = 100000;
-	CHECK(vb_reclaim_pages_to_leak(&s, &defaults, 10) == 25000);
-	CHECK(vb_reclaim_pages_to_leak(&s, &defaults, 30000) == 30000);
+	CHECK(vb_reclaim_pages_to_leak(&s, &defaults, 10, 100) == 25000);
+	CHECK(vb_reclaim_pages_to_leak(&s, &defaults, 30000, 100) == 30000);
 }
 
 static void test_reclaim_escalation_off(void)
@@ -160,8 +160,8 @@ static void test_reclaim_escalation_off(void)
 	p.escalate_pct = 0;
 	call(&s, &p, 100);
 	s.leaked = 100000;
-	CHECK(vb_reclaim_pages_to_leak(&s, &p, 10) == 256);
-	CHECK(vb_reclaim_pages_to_leak(&s, &p, 3000) == 3000);
+	CHECK(vb_reclaim_pages_to_leak(&s, &p, 10, 100) == 256);
+	CHECK(vb_reclaim_pages_to_leak(&s, &p, 3000, 100) == 3000);
 }
 
 static void test_reclaim_over_leak_bound(void)
@@ -179,6 +179,52 @@ static void test_reclaim_over_leak_bound(void)
 		while (s.leaked < need)
 			CHECK(reclaim(&s, &defaults, ++t, gap) > 0);
 		CHECK(s.leaked * 100 <= need * 125 + gap * 100);
+	}
+}
+
+static void test_reclaim_paced(void)
+{
+	struct vb_oom_storm s = { 0 };
+
+	call(&s, &defaults, 0);
+	s.leaked = 100000;
+	/* 4000 pages used up in 200 ms: 2000 per VB_PACE_MS, not 25000. */
+	reclaim(&s, &defaults, 100, 4000);
+	CHECK(vb_reclaim_pages_to_leak(&s, &defaults, 10, 300) == 2000);
+	/* Never below the deficit, nor oom_pages. */
+	CHECK(vb_reclaim_pages_to_leak(&s, &defaults, 3000, 300) == 3000);
+	CHECK(vb_reclaim_pages_to_leak(&s, &defaults, 10, 100000) == 256);
+	/* Used up fast: the share of the storm bounds it as before. */
+	CHECK(vb_reclaim_pages_to_leak(&s, &defaults, 10, 101) == 26000);
+}
+
+static u64 max_u64(u64 a, u64 b)
+{
+	return a > b ? a : b;
+}
+
+static void test_reclaim_slow_grower_bound(void)
+{
+	/* A workload using rate pages per ms, each release used up before
+	 * the next deficit: the over-leak is at most VB_PACE_MS of its use,
+	 * the watermark gap or oom_pages, not a quarter of the need. */
+	const u64 gap = 1500;
+	u64 rate, need;
+
+	for (rate = 1; rate <= 4096; rate *= 4) {
+		for (need = 1000; need < 400000; need = need * 3 + 17) {
+			struct vb_oom_storm s = { 0 };
+			u64 t = 0, over;
+			u32 n = call(&s, &defaults, t);
+
+			while (s.leaked < need) {
+				t += (n + rate - 1) / rate;
+				n = reclaim(&s, &defaults, t, gap);
+			}
+			over = s.leaked - need;
+			CHECK(over <= max_u64(max_u64(gap, 256),
+					      rate * VB_PACE_MS));
+		}
 	}
 }
 
@@ -209,6 +255,8 @@ void test_oom_policy(void)
 	test_reclaim_grows_with_storm();
 	test_reclaim_escalation_off();
 	test_reclaim_over_leak_bound();
+	test_reclaim_paced();
+	test_reclaim_slow_grower_bound();
 	test_reclaim_release_keeps_storm_armed();
 	test_first_call_is_base();
 	test_escalation_grows_by_share();
