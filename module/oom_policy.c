@@ -107,8 +107,10 @@ void vb_oom_record(struct vb_oom_storm *s, u32 freed, u64 now_ms,
 		s->step++;
 	s->active = true;
 	s->leaked += freed;
-	s->release_ms = now_ms;
-	s->last_freed = freed;
+	if (freed) {	/* an empty release says nothing of the pace */
+		s->release_ms = now_ms;
+		s->last_freed = freed;
+	}
 	if (oom_call)
 		s->last_ms = now_ms;
 }
