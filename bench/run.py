@@ -488,6 +488,9 @@ def main():
     ap.add_argument("--no-shapes", action="store_true", help="skip the shape matrix")
     ap.add_argument("--shape-reps", type=int, default=3)
     ap.add_argument("--shape-names", help="comma list: only these shapes of the matrix")
+    ap.add_argument("--ab-params", metavar="PARAMS",
+                    help="shape matrix: one more vballoon arm per rep with these module"
+                         " parameters (e.g. oom_pace_ms=300), paired with the defaults")
     a = ap.parse_args()
     p = ({"reps": 1, "low": 768, "hog": 200, "trace_pairs": 1, "cycles": 1} if a.smoke else
          {"reps": a.reps, "low": 256, "hog": 300, "trace_pairs": 3, "cycles": 3})
@@ -500,7 +503,7 @@ def main():
     if a.freemem_only:
         return freemem_only(kd, initrd, a.out, sizes, a.hint_reps, a.freemem_append)
     if a.shapes:
-        return shapes_only(kd, initrd, a.out, a.shape_reps, a.shape_names)
+        return shapes_only(kd, initrd, a.out, a.shape_reps, a.shape_names, a.ab_params)
     res = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "machine": machine_info(), "guest_abi": kernel_abi(kd), "params": p,
            "host_load": {"start": host_load()}}
@@ -543,16 +546,16 @@ def main():
     print(md)
     print("results: %s\nplot: %s" % (os.path.join(a.out, "results.json"), res["plot"]))
     if not (a.smoke or a.no_shapes):
-        shapes_only(kd, initrd, a.out, a.shape_reps, a.shape_names)
+        shapes_only(kd, initrd, a.out, a.shape_reps, a.shape_names, a.ab_params)
 
 
-def shapes_only(kd, initrd, out, reps, names=None):
+def shapes_only(kd, initrd, out, reps, names=None, ab=None):
     """The shape matrix (bench/shapes.py) in its own files."""
     t0 = time.monotonic()
     res = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "machine": machine_info(), "guest_abi": kernel_abi(kd), "host_load": {"start": host_load()}}
     chosen = [t for t in shapes.SHAPES if not names or t[0] in names.split(",")]
-    res.update(shapes.matrix(kd, initrd, out, reps, chosen))
+    res.update(shapes.matrix(kd, initrd, out, reps, chosen, ab=ab))
     res["host_load"]["end"] = host_load()
     res["wall_s"] = round(time.monotonic() - t0, 1)
     md = shapes.write(res, out)

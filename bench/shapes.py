@@ -119,25 +119,30 @@ def measure_cold(g, s):
     return r
 
 
-def one_rep(g, shapes, rep):
-    """Per shape: no pressure, then both drivers, ABBA over reps; the
-    tight run (1 MiB per OOM call: the real need) in the first rep only,
-    then the host-cold floor for that need."""
-    order = ("vballoon", "virtio_balloon") if rep % 2 == 0 else ("virtio_balloon", "vballoon")
+def one_rep(g, shapes, rep, ab=None):
+    """Per shape: no pressure, then both drivers (and vballoon with the ab
+    parameters, if given), ABBA over reps; the tight run (1 MiB per OOM
+    call: the real need) in the first rep only, then the host-cold floor
+    for that need."""
+    arms = [("vballoon", "vballoon", ""), ("virtio_balloon", "virtio_balloon", "")]
+    if ab:
+        arms.append(("ab", "vballoon", ab))
+    if rep % 2:
+        arms.reverse()
     out = {}
     for s in shapes:
         r = {"none": measure(g, s, "vballoon", pressure=False)}
-        for d in order:
-            r[d] = measure(g, s, d)
+        for key, d, params in arms:
+            r[key] = measure(g, s, d, params)
         if rep == 0:
             r["tight"] = measure(g, s, "vballoon", run.TIGHT)
             s["need_mib"] = -(-r["tight"]["leaked_pages"] // PAGES_PER_MIB)
         if s["need_mib"]:
             r["cold"] = measure_cold(g, s)
         out[s["name"]] = r
-        print("  rep %d %s: none %s host-cold %s vballoon %s in-tree %s ms" % (
+        print("  rep %d %s: none %s host-cold %s vballoon %s in-tree %s%s ms" % (
             rep, s["name"], r["none"]["ms"], r.get("cold", {}).get("ms"), r["vballoon"]["ms"],
-            r["virtio_balloon"]["ms"]), file=sys.stderr)
+            r["virtio_balloon"]["ms"], " a/b %s" % r["ab"]["ms"] if ab else ""), file=sys.stderr)
     return out
 
 
@@ -273,7 +278,7 @@ def traced_rescue(g, s):
 
 # ---- driver and report -------------------------------------------------------------
 
-def run_boot(kd, initrd, out, mem, shapes, reps, guest=None):
+def run_boot(kd, initrd, out, mem, shapes, reps, guest=None, ab=None):
     """All reps of the shapes of one guest size in one boot (guest: reuse
     that one, already warm), then a traced rescue of its worst shape."""
     g = guest or run.boot(kd, initrd, out, mem)
@@ -285,7 +290,7 @@ def run_boot(kd, initrd, out, mem, shapes, reps, guest=None):
             sc.run_hog(g, mem * 3 // 4)
         for s in shapes:
             calibrate(g, s)
-        reps_out = [one_rep(g, shapes, i) for i in range(reps)]
+        reps_out = [one_rep(g, shapes, i, ab) for i in range(reps)]
         for s in shapes:
             s["reps"] = [r[s["name"]] for r in reps_out]
             s["summary"] = summarize(s, s["reps"])
@@ -329,7 +334,18 @@ def summarize(s, reps):
         "pre_leak_mib": max(r[k]["actual_before_mib"] - pressure_mib(s) for r in reps
                             for k in ("vballoon", "virtio_balloon", "tight") if k in r),
         "survived": all(r[k]["survived"] for r in reps for k in r),
-    }
+    } | ab_summary(reps, per, needed)
+
+
+def ab_summary(reps, per, needed):
+    """vballoon with the ab parameters, paired with the default in each rep."""
+    if "ab" not in reps[0]:
+        return {}
+    return {"ab_vs_none": per(lambda r: ratio(r["ab"]["ms"], r["none"]["ms"])),
+            "ab_vs_vballoon": per(lambda r: ratio(r["ab"]["ms"], r["vballoon"]["ms"])),
+            "ab_vs_intree": per(lambda r: ratio(r["ab"]["ms"], r["virtio_balloon"]["ms"])),
+            "ab_vs_cold": per(lambda r: ratio(r["ab"]["ms"], r.get("cold", {}).get("ms"))),
+            "ab_over_leak": per(lambda r: ratio(r["ab"]["leaked_pages"], needed))}
 
 
 def met(st, s):
@@ -371,6 +387,7 @@ def markdown(res):
     med = res["median_vs_none"]
     out += ["", "Median over the shapes that needed the balloon of vballoon / no pressure: %.3g (goal ≤ %.3g: %s)." % (
         med, GOALS["median_vs_none"], "met" if med <= GOALS["median_vs_none"] else "NOT met")]
+    out += ab_markdown(res)
     b = res.get("breakdown")
     if b:
         out += ["", "## Where the time goes: %s (worst shape), one traced vballoon rescue" % b["shape"], "",
@@ -389,16 +406,39 @@ def markdown(res):
     return "\n".join(out) + "\n"
 
 
-def matrix(kd, initrd, out, reps, shapes=SHAPES, guest=None):
+def ab_markdown(res):
+    """The A/B arm's table: vballoon with res["ab"] against its defaults."""
+    if not res.get("ab"):
+        return []
+    f = run.fmt
+    out = ["", "## A/B: vballoon with `%s` against its defaults, same reps" % res["ab"], "",
+           "| shape | A/B / none | default / none | A/B / default | A/B / in-tree | A/B / host-cold |"
+           " default / host-cold | A/B leaked / needed | default leaked / needed |",
+           "| --- " * 9 + "|"]
+    rescued = [s for s in res["shapes"] if s["summary"]["needed_pages"]]
+    for s in rescued:
+        st = s["summary"]
+        out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            s["name"], f(st["ab_vs_none"]), f(st["vs_none"]), f(st["ab_vs_vballoon"]), f(st["ab_vs_intree"]),
+            f(st["ab_vs_cold"]), f(st["vs_cold"]), f(st["ab_over_leak"]), f(st["over_leak"])))
+    if rescued:
+        med = lambda k: statistics.median(s["summary"][k]["median"] for s in rescued)
+        out += ["", "Median over these shapes: A/B / none %.3g, default / none %.3g, A/B / default"
+                " %.3g." % (med("ab_vs_none"), med("vs_none"), med("ab_vs_vballoon"))]
+    return out
+
+
+def matrix(kd, initrd, out, reps, shapes=SHAPES, guest=None, ab=None):
     """Every shape, one boot per guest size (guest: reuse it for its size);
-    the worst shape of each boot is traced. Returns the results dict."""
+    the worst shape of each boot is traced. ab: module parameters of an
+    extra vballoon arm in every rep. Returns the results dict."""
     shapes = [shape_dict(t) for t in shapes]
     res = {"reps": reps, "pace": PACE, "cache_share": CACHE_SHARE, "shapes": shapes,
-           "splats": [], "breakdowns": []}
+           "splats": [], "breakdowns": [], "ab": ab}
     for mem in sorted({s["mem"] for s in shapes}):
         reuse = guest if guest and guest.mem_mib == mem else None
         trace, splats = run_boot(kd, initrd, out, mem, [s for s in shapes if s["mem"] == mem],
-                                 reps, reuse)
+                                 reps, reuse, ab)
         res["breakdowns"].append(trace)
         res["splats"] += splats
     rescued = [s for s in shapes if s["summary"]["needed_pages"]] or shapes   # not the control

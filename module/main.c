@@ -61,6 +61,8 @@ VB_PARAM(oom_max_pages, 65536, 1, 1048576,
 	 "most pages one OOM release gives back");
 VB_PARAM(oom_window_ms, 1000, 1, 60000,
 	 "OOM calls closer than this form one storm");
+VB_PARAM(oom_pace_ms, 100, 0, 60000,
+	 "a storm reclaim release grows to at most this long of the workload's use; 0 = no limit");
 VB_PARAM(oom_reclaim, 1, 0, 1,
 	 "during an OOM storm, let reclaim take balloon pages; 0 = off");
 VB_PARAM(reinflate_holdoff_ms, 10000, 0, 3600000,
@@ -77,6 +79,7 @@ struct vb_oom_params vb_oom_params_now(void)
 		.escalate_pct = READ_ONCE(oom_escalate_pct.val),
 		.max_pages = READ_ONCE(oom_max_pages.val),
 		.window_ms = READ_ONCE(oom_window_ms.val),
+		.pace_ms = READ_ONCE(oom_pace_ms.val),
 	};
 }
 

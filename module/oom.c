@@ -14,8 +14,9 @@
  * for far more than the allocation needs, so its requests do not size a
  * release: the watermark deficit does. Reclaim takes nothing while every
  * zone is at its high watermark (kswapd keeps up). A release is sized like
- * an OOM call, but at least the deficit and grown to no more than 100 ms
- * of the workload's use at the pace it used up the last (oom_policy.c).
+ * an OOM call, but at least the deficit and grown to no more than
+ * oom_pace_ms of the workload's use at the pace it used up the last
+ * (oom_policy.c).
  * A reclaim release keeps the storm armed, so it ends window_ms after free
  * memory stays at the watermark, not in the middle of a long shortage.
  */

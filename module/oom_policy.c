@@ -64,24 +64,25 @@ u32 vb_oom_pages_to_leak(struct vb_oom_storm *s, const struct vb_oom_params *p,
 
 /*
  * The latest release is used up (we are below the watermark again): what
- * the workload would use in VB_PACE_MS at the pace it used that release.
+ * the workload would use in pace_ms at the pace it used that release.
  * Unknown (no limit) if it went within the same millisecond.
  */
-static u64 vb_pace_pages(const struct vb_oom_storm *s, u64 now_ms)
+static u64 vb_pace_pages(const struct vb_oom_storm *s,
+			 const struct vb_oom_params *p, u64 now_ms)
 {
-	if (!s->last_freed || now_ms <= s->release_ms)
+	if (!p->pace_ms || !s->last_freed || now_ms <= s->release_ms)
 		return ~0ULL;
-	return (u64)s->last_freed * VB_PACE_MS / (now_ms - s->release_ms);
+	return (u64)s->last_freed * p->pace_ms / (now_ms - s->release_ms);
 }
 
 /*
  * Storm reclaim: nothing unless a zone is below its high watermark (deficit
  * pages short), else at least the deficit and oom_pages, grown like an OOM
- * call but to no more than VB_PACE_MS of the workload's pace. A release
+ * call but to no more than pace_ms of the workload's use. A release
  * happens only once the one before it was used up (free memory fell below
  * the watermark again), so the over-leak keeps the escalation's bound,
  * plus the watermark gap; and a slow grower, which an OOM call's growth
- * would overshoot by a quarter, gets at most VB_PACE_MS of its use more.
+ * would overshoot by a quarter, gets at most pace_ms of its use more.
  */
 u32 vb_reclaim_pages_to_leak(const struct vb_oom_storm *s,
 			     const struct vb_oom_params *p, u64 deficit,
@@ -91,7 +92,7 @@ u32 vb_reclaim_pages_to_leak(const struct vb_oom_storm *s,
 		return 0;
 	return vb_grow_and_cap(s, p, deficit > p->base_pages ?
 				     deficit : p->base_pages,
-			       vb_pace_pages(s, now_ms));
+			       vb_pace_pages(s, p, now_ms));
 }
 
 /*

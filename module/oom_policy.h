@@ -21,6 +21,7 @@ struct vb_oom_params {
 	u32 escalate_pct;	/* growth per call, % of the storm so far; 0 = off */
 	u32 max_pages;		/* cap on one call */
 	u32 window_ms;		/* calls closer than this form one storm */
+	u32 pace_ms;		/* reclaim release: at most this long of use */
 };
 
 /*
@@ -37,9 +38,6 @@ struct vb_oom_storm {
 	u64 release_ms;		/* latest release, of either kind */
 	u32 last_freed;		/* pages in it */
 };
-
-/* A reclaim release grows to at most what the workload used this long. */
-#define VB_PACE_MS	100
 
 u32 vb_oom_pages_to_leak(struct vb_oom_storm *s, const struct vb_oom_params *p,
 			 u64 now_ms);

@@ -5,7 +5,7 @@
 
 static const struct vb_oom_params defaults = {
 	.base_pages = 256, .escalate_pct = 25, .max_pages = 65536,
-	.window_ms = 1000,
+	.window_ms = 1000, .pace_ms = 100,
 };
 
 /* One OOM call at now_ms that frees what it asked for. */
@@ -188,7 +188,7 @@ static void test_reclaim_paced(void)
 
 	call(&s, &defaults, 0);
 	s.leaked = 100000;
-	/* 4000 pages used up in 200 ms: 2000 per VB_PACE_MS, not 25000. */
+	/* 4000 pages used up in 200 ms: 2000 per 100 ms of pace, not 25000. */
 	reclaim(&s, &defaults, 100, 4000);
 	CHECK(vb_reclaim_pages_to_leak(&s, &defaults, 10, 300) == 2000);
 	/* Never below the deficit, nor oom_pages. */
@@ -198,33 +198,58 @@ static void test_reclaim_paced(void)
 	CHECK(vb_reclaim_pages_to_leak(&s, &defaults, 10, 101) == 26000);
 }
 
+static void test_reclaim_pace_param(void)
+{
+	struct vb_oom_params p = defaults;
+	struct vb_oom_storm s = { 0 };
+
+	call(&s, &p, 0);
+	s.leaked = 100000;
+	reclaim(&s, &p, 100, 4000);
+	p.pace_ms = 300;	/* 4000 pages in 200 ms: 6000 per 300 ms */
+	CHECK(vb_reclaim_pages_to_leak(&s, &p, 10, 300) == 6000);
+	p.pace_ms = 0;		/* no pace: the share of the storm */
+	CHECK(vb_reclaim_pages_to_leak(&s, &p, 10, 300) == 26000);
+}
+
 static u64 max_u64(u64 a, u64 b)
 {
 	return a > b ? a : b;
 }
 
+/* Over-leak of a workload using rate pages per ms, each release used up
+ * before the next deficit, from a storm that starts with an OOM call. */
+static u64 slow_grower_over(const struct vb_oom_params *p, u64 rate,
+			    u64 need, u64 gap)
+{
+	struct vb_oom_storm s = { 0 };
+	u64 t = 0;
+	u32 n = call(&s, p, t);
+
+	while (s.leaked < need) {
+		t += (n + rate - 1) / rate;
+		n = reclaim(&s, p, t, gap);
+	}
+	return s.leaked - need;
+}
+
 static void test_reclaim_slow_grower_bound(void)
 {
-	/* A workload using rate pages per ms, each release used up before
-	 * the next deficit: the over-leak is at most VB_PACE_MS of its use,
-	 * the watermark gap or oom_pages, not a quarter of the need. */
+	/* The over-leak is at most pace_ms of the workload's use, the
+	 * watermark gap or oom_pages, not a quarter of the need. */
+	static const u32 paces[] = { 1, 100, 300, 1000 };
+	struct vb_oom_params p = defaults;
 	const u64 gap = 1500;
 	u64 rate, need;
+	unsigned int i;
 
-	for (rate = 1; rate <= 4096; rate *= 4) {
-		for (need = 1000; need < 400000; need = need * 3 + 17) {
-			struct vb_oom_storm s = { 0 };
-			u64 t = 0, over;
-			u32 n = call(&s, &defaults, t);
-
-			while (s.leaked < need) {
-				t += (n + rate - 1) / rate;
-				n = reclaim(&s, &defaults, t, gap);
-			}
-			over = s.leaked - need;
-			CHECK(over <= max_u64(max_u64(gap, 256),
-					      rate * VB_PACE_MS));
-		}
+	for (i = 0; i < sizeof(paces) / sizeof(paces[0]); i++) {
+		p.pace_ms = paces[i];
+		for (rate = 1; rate <= 4096; rate *= 4)
+			for (need = 1000; need < 400000; need = need * 3 + 17)
+				CHECK(slow_grower_over(&p, rate, need, gap) <=
+				      max_u64(max_u64(gap, 256),
+					      rate * p.pace_ms));
 	}
 }
 
