@@ -492,6 +492,9 @@ def main():
                     help="shape matrix: one more vballoon arm per rep with these module"
                          " parameters (e.g. oom_pace_ms=300), paired with the defaults")
     a = ap.parse_args()
+    if a.ab_params and (a.smoke or a.no_shapes or a.freemem_only):
+        ap.error("--ab-params applies to the shape matrix: not with --smoke, --no-shapes"
+                 " or --freemem-only")
     p = ({"reps": 1, "low": 768, "hog": 200, "trace_pairs": 1, "cycles": 1} if a.smoke else
          {"reps": a.reps, "low": 256, "hog": 300, "trace_pairs": 3, "cycles": 3})
     p.update(mem=MEM, pressure=PRESSURE, poll_s=POLL, smp=1, device="virtio-balloon-pci,deflate-on-oom=on",

@@ -332,8 +332,8 @@ def summarize(s, reps):
         "oom_calls_vballoon": per(lambda r: r["vballoon"]["vb_oom_calls"]),
         # Balloon already given back when the measured workload started.
         "pre_leak_mib": max(r[k]["actual_before_mib"] - pressure_mib(s) for r in reps
-                            for k in ("vballoon", "virtio_balloon", "tight") if k in r),
-        "survived": all(r[k]["survived"] for r in reps for k in r),
+                            for k in ("vballoon", "virtio_balloon", "tight", "ab") if k in r),
+        "survived": all(r[k]["survived"] for r in reps for k in r if k != "ab"),
     } | ab_summary(reps, per, needed)
 
 
@@ -345,7 +345,8 @@ def ab_summary(reps, per, needed):
             "ab_vs_vballoon": per(lambda r: ratio(r["ab"]["ms"], r["vballoon"]["ms"])),
             "ab_vs_intree": per(lambda r: ratio(r["ab"]["ms"], r["virtio_balloon"]["ms"])),
             "ab_vs_cold": per(lambda r: ratio(r["ab"]["ms"], r.get("cold", {}).get("ms"))),
-            "ab_over_leak": per(lambda r: ratio(r["ab"]["leaked_pages"], needed))}
+            "ab_over_leak": per(lambda r: ratio(r["ab"]["leaked_pages"], needed)),
+            "ab_survived": all(r["ab"]["survived"] for r in reps)}
 
 
 def met(st, s):
@@ -413,14 +414,15 @@ def ab_markdown(res):
     f = run.fmt
     out = ["", "## A/B: vballoon with `%s` against its defaults, same reps" % res["ab"], "",
            "| shape | A/B / none | default / none | A/B / default | A/B / in-tree | A/B / host-cold |"
-           " default / host-cold | A/B leaked / needed | default leaked / needed |",
-           "| --- " * 9 + "|"]
+           " default / host-cold | A/B leaked / needed | default leaked / needed | A/B survived |",
+           "| --- " * 10 + "|"]
     rescued = [s for s in res["shapes"] if s["summary"]["needed_pages"]]
     for s in rescued:
         st = s["summary"]
-        out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             s["name"], f(st["ab_vs_none"]), f(st["vs_none"]), f(st["ab_vs_vballoon"]), f(st["ab_vs_intree"]),
-            f(st["ab_vs_cold"]), f(st["vs_cold"]), f(st["ab_over_leak"]), f(st["over_leak"])))
+            f(st["ab_vs_cold"]), f(st["vs_cold"]), f(st["ab_over_leak"]), f(st["over_leak"]),
+            "yes" if st["ab_survived"] else "NO"))
     if rescued:
         med = lambda k: statistics.median(s["summary"][k]["median"] for s in rescued)
         out += ["", "Median over these shapes: A/B / none %.3g, default / none %.3g, A/B / default"

@@ -281,6 +281,7 @@ void test_oom_policy(void)
 	test_reclaim_escalation_off();
 	test_reclaim_over_leak_bound();
 	test_reclaim_paced();
+	test_reclaim_pace_param();
 	test_reclaim_slow_grower_bound();
 	test_reclaim_release_keeps_storm_armed();
 	test_first_call_is_base();
