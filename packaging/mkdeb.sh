@@ -26,8 +26,18 @@ lint_debs() {
 	echo "== mandoc -T lint" >&2
 	gunzip "$tmp"/usr/share/man/man*/*.gz
 	makewhatis "$tmp/usr/share/man"	# so vbtrace(8) and vballoon(4) resolve
-	MANPATH=$tmp/usr/share/man:/usr/share/man \
-		mandoc -T lint -W style "$tmp"/usr/share/man/man*/*.[48] >&2
+	local msgs rest
+	msgs=$(MANPATH=$tmp/usr/share/man:/usr/share/man \
+		mandoc -T lint -W style "$tmp"/usr/share/man/man*/*.[48] 2>&1) || true
+	echo "$msgs" >&2
+	# Other packages' pages (dkms(8), modprobe.d(5)) resolve only where
+	# those packages and their man pages are installed, and system
+	# mandoc.db state varies by machine; everything else must be clean,
+	# including the references between our own two pages.
+	rest=$(echo "$msgs" | grep -v -e '^$' \
+		-e 'outdated mandoc.db lacks .* entry' \
+		-e 'STYLE: referenced manual not found: Xr \(modprobe\.d 5\|dkms 8\|systemd\.exec 5\)\( (.*)\)\{0,1\}$') || true
+	[ -z "$rest" ] || { echo "mandoc reported the lines above" >&2; return 1; }
 }
 lint_debs
 ls "$out"/*.deb
