@@ -42,13 +42,14 @@ def boot(kd, initrd, out, name, props, append=""):
 
 
 def use(g, driver):
-    """Only `driver` loaded (None: none), with an empty balloon."""
+    """Only `driver` loaded (None: none), with an empty balloon; vballoon
+    with the run's module parameters (g.vb_params)."""
     g.set_balloon_mib(MEM)
     for d in DRIVERS:
         if d != driver and g.loaded(d):
             sc.unload_driver(g, d)
     if driver and not g.loaded(driver):
-        sc.load_driver(g, driver)
+        sc.load_driver(g, driver, g.vb_params if driver == "vballoon" else "")
 
 
 def spike(g, mib):
@@ -189,12 +190,15 @@ def hint_boot(g, sizes, reps):
     return rows
 
 
-def run(kd, initrd, out, sizes=(200, 400, 600), hint_reps=3, append=""):
-    """append: extra guest kernel arguments (e.g. init_on_alloc=0)."""
-    res = {"sizes": list(sizes), "hint_reps": hint_reps, "append": append, "splats": []}
+def run(kd, initrd, out, sizes=(200, 400, 600), hint_reps=3, append="", vb_params=""):
+    """append: extra guest kernel arguments (e.g. init_on_alloc=0);
+    vb_params: vballoon's module parameters (e.g. hint_order=0)."""
+    res = {"sizes": list(sizes), "hint_reps": hint_reps, "append": append,
+           "vb_params": vb_params, "splats": []}
     boots = (("report_hint", report_hint_boot), ("hint", lambda g, s: hint_boot(g, s, hint_reps)))
     for name, fn in boots:
         g = boot(kd, initrd, out, name, BOOTS[name], append)
+        g.vb_params = vb_params
         try:
             spike(g, 200)             # warm-up: first touch of guest RAM
             res[name] = fn(g, sizes)
@@ -255,8 +259,9 @@ def cells(*xs):
 
 
 def markdown(res):
-    lines = ["", "## Free memory back to the host (guest %s%s)" % (
-                 res.get("guest_abi", ""), ", " + res["append"] if res.get("append") else ""), "",
+    extra = [x for x in (res.get("append"), res.get("vb_params") and "vballoon " + res["vb_params"]) if x]
+    lines = ["", "## Free memory back to the host (guest %s)" % ", ".join(
+                 [res.get("guest_abi", "")] + extra), "",
              "Returned: QEMU VmRSS peak (sampled from the hog's start) minus the low within "
              "%d s after it exits; "
              "90 %%: seconds from its exit. Migration: `ram.transferred` to "

@@ -481,6 +481,8 @@ def main():
     ap.add_argument("--freemem-sizes", default="200,400,600", help="spike sizes, MiB")
     ap.add_argument("--freemem-append", default="",
                     help="extra guest kernel arguments for the free memory boots")
+    ap.add_argument("--freemem-params", default="", metavar="PARAMS",
+                    help="vballoon module parameters for the free memory rows (e.g. hint_order=0)")
     ap.add_argument("--hint-reps", type=int, default=3,
                     help="pairs of hinting-only migrations per spike size")
     ap.add_argument("--shapes", action="store_true",
@@ -495,6 +497,9 @@ def main():
     if a.ab_params and (a.smoke or a.no_shapes or a.freemem_only):
         ap.error("--ab-params applies to the shape matrix: not with --smoke, --no-shapes"
                  " or --freemem-only")
+    if a.freemem_params and (a.smoke or a.no_freemem or a.shapes):
+        ap.error("--freemem-params applies to the free memory rows: not with --smoke,"
+                 " --no-freemem or --shapes")
     p = ({"reps": 1, "low": 768, "hog": 200, "trace_pairs": 1, "cycles": 1} if a.smoke else
          {"reps": a.reps, "low": 256, "hog": 300, "trace_pairs": 3, "cycles": 3})
     p.update(mem=MEM, pressure=PRESSURE, poll_s=POLL, smp=1, device="virtio-balloon-pci,deflate-on-oom=on",
@@ -504,7 +509,8 @@ def main():
     kd, initrd = prepare(a.out)
     sizes = [int(x) for x in a.freemem_sizes.split(",")]
     if a.freemem_only:
-        return freemem_only(kd, initrd, a.out, sizes, a.hint_reps, a.freemem_append)
+        return freemem_only(kd, initrd, a.out, sizes, a.hint_reps, a.freemem_append,
+                            a.freemem_params)
     if a.shapes:
         return shapes_only(kd, initrd, a.out, a.shape_reps, a.shape_names, a.ab_params)
     res = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -531,7 +537,8 @@ def main():
     finally:
         g.shutdown()
     if not (a.smoke or a.no_freemem):
-        res["freemem"] = freemem.run(kd, initrd, a.out, sizes, a.hint_reps, a.freemem_append)
+        res["freemem"] = freemem.run(kd, initrd, a.out, sizes, a.hint_reps, a.freemem_append,
+                                     a.freemem_params)
         res["freemem"]["guest_abi"] = res["guest_abi"]
     res["host_load"]["end"] = host_load()
     res["summary"] = summarize(res["reps"])
@@ -565,11 +572,11 @@ def shapes_only(kd, initrd, out, reps, names=None, ab=None):
     print(md)
 
 
-def freemem_only(kd, initrd, out, sizes, hint_reps, append=""):
+def freemem_only(kd, initrd, out, sizes, hint_reps, append="", vb_params=""):
     """The free memory rows alone (bench/freemem.py), in their own files."""
     res = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "machine": machine_info(), "guest_abi": kernel_abi(kd), "host_load": {"start": host_load()}}
-    res.update(freemem.run(kd, initrd, out, sizes, hint_reps, append))
+    res.update(freemem.run(kd, initrd, out, sizes, hint_reps, append, vb_params))
     res["host_load"]["end"] = host_load()
     with open(os.path.join(out, "results-freemem.json"), "w") as f:
         json.dump(res, f, indent=1)

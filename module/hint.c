@@ -6,8 +6,9 @@
  * stay free) until the host writes STOP or we run out, then STOP. The host
  * skips sending hinted pages. Largest blocks go first, as upstream hints;
  * hint_order below 10 then goes down the orders, so memory freed among
- * live pages is hinted too, at the cost of taking free memory down to the
- * min watermark (reclaim may then take blocks back). We hold the blocks
+ * live pages is hinted too. Those smaller blocks stop at a zone's high
+ * watermark: below it kswapd would reclaim page cache to refill the
+ * memory we only hold, and take blocks back. We hold the blocks
  * until the host writes DONE. A page reused early is only dirtied again
  * and resent, so under memory pressure the shrinker and the OOM notifier
  * give blocks back at once, without touching the device.
@@ -15,9 +16,11 @@
 #include <linux/jiffies.h>
 #include <linux/ktime.h>
 #include <linux/mm.h>
+#include <linux/mmzone.h>
 #include <linux/oom.h>
 #include <linux/scatterlist.h>
 #include <linux/virtio_config.h>
+#include <linux/vmstat.h>
 
 #include "compat.h"
 #include "vballoon.h"
@@ -164,7 +167,18 @@ static bool vb_hint_should_end(struct vballoon *vb, u32 id, int *seq)
 	return vb_hint_cmd_id(vb) != id;
 }
 
-/* Hand over one free block of order; -ENOMEM once none is left. */
+/* Did taking this block leave its zone below the high watermark? */
+static bool vb_hint_zone_low(struct page *page)
+{
+	struct zone *zone = page_zone(page);
+
+	return zone_page_state(zone, NR_FREE_PAGES) < high_wmark_pages(zone);
+}
+
+/*
+ * Hand over one free block of order; -ENOMEM once none is left, -ENOSPC
+ * once a block below the largest order would leave its zone short.
+ */
 static int vb_hint_one(struct vballoon *vb, unsigned int order)
 {
 	struct vb_hint *h = &vb->hint;
@@ -174,6 +188,10 @@ static int vb_hint_one(struct vballoon *vb, unsigned int order)
 	page = alloc_pages(VB_HINT_GFP, order);
 	if (!page)
 		return -ENOMEM;
+	if (order < VB_MAX_PAGE_ORDER && vb_hint_zone_low(page)) {
+		__free_pages(page, order);
+		return -ENOSPC;
+	}
 	err = vb_hint_send(vb, page_address(page), PAGE_SIZE << order, true);
 	if (err) {
 		__free_pages(page, order);

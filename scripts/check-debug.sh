@@ -42,7 +42,7 @@ make --no-print-directory guest-module KSERIES=6.1 >/dev/null || fail "6.1 modul
 # - The debug kernel keeps ~210 MiB more for itself: tests raise their
 #   balloon floors by VB_KERNEL_EXTRA_MIB (tests/vm/guest.py).
 debug_env=(VB_KSERIES=debug VB_TIMEOUT_SCALE=${VB_TIMEOUT_SCALE:-4} VB_KERNEL_EXTRA_MIB=256
-	VB_KERNEL_ARGS="rcupdate.rcu_cpu_stall_suppress=1 rcupdate.rcu_cpu_stall_timeout=300 acpi=noirq")
+	VB_KERNEL_ARGS="rcupdate.rcu_cpu_stall_suppress=1 rcupdate.rcu_cpu_stall_timeout=300 acpi=noirq no_timer_check")
 
 # Three suites side by side, each into its own log, printed when all are
 # done: the guests spend much of their time waiting (for the host, for

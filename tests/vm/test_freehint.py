@@ -7,8 +7,8 @@ import pytest
 
 from conftest import stop_guest
 from freemem import (HINT, IOTHREAD, MEM, cancel_migration, check_order_param, default_bw,
-                     finish_migration, migrate, migrate_status, spike,
-                     vb_stat, wait_for, wait_free_back)
+                     finish_migration, kswapd_settled, migrate, migrate_status, spike,
+                     vb_stat, wait_for, wait_free_back, zones)
 from guest import PAGES_PER_MIB
 import scenario as sc
 from scenario import trace_start, trace_stop
@@ -90,18 +90,23 @@ def test_hint_order_param(vb_hint):
 
 def hint_fragmented(g, order):
     """A fragmented freed spike, then a slow migration with hint_order set:
-    once a run has ended and holds its blocks, the guest's MemFree (kB)
-    and the run's trace records; then cancel, and the blocks come back."""
+    once a run has ended and holds its blocks, the guest's MemFree (kB),
+    its zones (/proc/zoneinfo), the pages kswapd scanned from the run's
+    start until then, and the run's trace records; then cancel, and the
+    blocks come back."""
     assert sc.set_vb_param(g, "hint_order", str(order))[0] == 0
     sc.fragmented_spike(g, 300, 200)
     try:
+        scan0 = kswapd_settled(g)
         trace_start(g, "vballoon_hint")
         hold_blocks(g)
-        free = g.meminfo()["MemFree"]
+        time.sleep(2)       # held: would kswapd now refill the zones?
+        free, zs = g.meminfo()["MemFree"], zones(g)
+        scanned = g.vmstat().get("pgscan_kswapd", 0) - scan0
         recs = trace_stop(g, "vballoon_hint")
         cancel_migration(g, g.bw)
         wait_for(lambda: vb_stat(g, "hint_held_pages") == 0, 30, what="DONE frees blocks")
-        return free, recs
+        return {"free_kb": free, "zones": zs, "kswapd_scanned": scanned, "recs": recs}
     finally:
         sc.set_vb_param(g, "hint_order", "10")
         sc.release_held(g)
@@ -110,15 +115,21 @@ def hint_fragmented(g, order):
 def test_fragmented_hint_goes_below_largest_order(vb_hint):
     """Memory freed among a live process's pages is left in blocks below
     4 MiB. With the default hint_order=10 (upstream's choice) a run hints
-    4 MiB blocks only; with 0 it hints smaller blocks too. MemFree while
-    held is printed, not asserted: on 6.12 reclaim took blocks back."""
+    4 MiB blocks only; with 0 it hints smaller blocks too, but stops at
+    each zone's high watermark (/proc/zoneinfo): kswapd scans nothing
+    (/proc/vmstat) while the blocks are held."""
     g = vb_hint
-    free10, recs10 = hint_fragmented(g, 10)
-    free0, recs0 = hint_fragmented(g, 0)
-    print("while held: MemFree %d kB with hint_order=10 (%s), %d kB with 0 (%s)"
-          % (free10, recs10, free0, recs0))
-    assert recs10 and all(r["pages"] == r["blocks"] * 1024 for r in recs10)
+    h10 = hint_fragmented(g, 10)
+    h0 = hint_fragmented(g, 0)
+    print("while held: hint_order=10 %s; hint_order=0 %s" % (h10, h0))
+    assert h10["recs"] and all(r["pages"] == r["blocks"] * 1024 for r in h10["recs"])
+    recs0 = h0["recs"]
     assert recs0 and recs0[0]["pages"] < recs0[0]["blocks"] * 1024
+    # No zone below its high watermark (boosted ones included: "high" in
+    # /proc/zoneinfo counts the boost), so kswapd had nothing to refill.
+    for name, z in h0["zones"].items():
+        assert z["free"] >= z["high"] - 64, (name, z)
+    assert h0["kswapd_scanned"] == 0, h0
 
 
 def hold_blocks(g):
