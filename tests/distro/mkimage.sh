@@ -33,6 +33,9 @@ if [ -f "$out/.complete" ]; then
 fi
 
 log() { echo "mkimage: $*" >&2; }
+# The folder's name is the one line on stdout: every tool's chatter (mke2fs
+# -d prints "Creating regular file ..." even with -q) goes to stderr.
+exec 3>&1 1>&2
 
 # Root without password, no network, the agent on the second serial port,
 # and no timers that would compete with the tests for the one vCPU.
@@ -111,4 +114,4 @@ configure_guest "$root"
 make_disk "$root" "$out"
 touch "$out/.complete"
 log "image ready in $out"
-echo "$out"
+echo "$out" >&3

@@ -12,7 +12,12 @@ rm -rf "$out"
 mkdir -p "$out/share"
 
 t0=$(date +%s)
-image=$("$here/mkimage.sh") || { echo "check-distro: no image"; echo "0 passed, 1 failed"; exit 1; }
+image=$("$here/mkimage.sh")
+if [ $? -ne 0 ] || [ ! -f "$image/disk.img" ]; then
+	echo "check-distro: mkimage.sh gave no image folder (stdout: '$image')"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
 echo "check-distro: image $image ready after $(( $(date +%s) - t0 )) s"
 cp "$debs"/vballoon-dkms_*.deb "$debs"/vbtrace_*.deb "$out/share/"
 gcc -static -O2 -Wall -o "$out/share/hog" "$top/tests/vm/guest/hog.c"
