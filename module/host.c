@@ -21,15 +21,14 @@
 #define VB_WAIT_SLICE		(HZ / 10)	/* re-check a broken device */
 #define VB_POLL_TIMEOUT_NS	(100 * NSEC_PER_MSEC)	/* OOM and reclaim */
 
-/* Put one guest page's PFNs (in balloon page units) at b->pfns[idx]. */
-void vb_set_pfns(struct vballoon *vb, struct vb_batch *b, unsigned int idx,
-		 struct page *page)
+/* Put one guest page's PFNs (in balloon page units) at dst. */
+void vb_set_pfns(struct vballoon *vb, __virtio32 *dst, struct page *page)
 {
 	unsigned long pfn = page_to_pfn(page) * VB_PAGES_PER_PAGE;
 	unsigned int i;
 
 	for (i = 0; i < VB_PAGES_PER_PAGE; i++)
-		b->pfns[idx + i] = cpu_to_virtio32(vb->vdev, pfn + i);
+		dst[i] = cpu_to_virtio32(vb->vdev, pfn + i);
 }
 
 /* Fill b with the PFNs of a page list; returns the PFN count. */
@@ -40,7 +39,7 @@ unsigned int vb_fill_batch(struct vballoon *vb, struct vb_batch *b,
 	unsigned int n = 0;
 
 	list_for_each_entry(page, pages, lru) {
-		vb_set_pfns(vb, b, n, page);
+		vb_set_pfns(vb, &b->pfns[n], page);
 		n += VB_PAGES_PER_PAGE;
 	}
 	return n;

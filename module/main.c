@@ -5,6 +5,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/slab.h>
@@ -63,6 +64,8 @@ VB_PARAM(oom_window_ms, 1000, 1, 60000,
 	 "OOM calls closer than this form one storm");
 VB_PARAM(oom_pace_ms, 100, 0, 60000,
 	 "a storm reclaim release grows to at most this long of the workload's use; 0 = no limit");
+VB_PARAM(oom_tell_late, 1, 0, 1,
+	 "an OOM release tells the host after its storm, not before the pages are reused (never with MUST_TELL_HOST); 0 = at once");
 VB_PARAM(oom_reclaim, 1, 0, 1,
 	 "during an OOM storm, let reclaim take balloon pages; 0 = off");
 VB_PARAM(reinflate_holdoff_ms, 10000, 0, 3600000,
@@ -86,6 +89,11 @@ struct vb_oom_params vb_oom_params_now(void)
 bool vb_oom_reclaim_enabled(void)
 {
 	return READ_ONCE(oom_reclaim.val);
+}
+
+bool vb_oom_tell_late(void)
+{
+	return READ_ONCE(oom_tell_late.val);
 }
 
 unsigned int vb_holdoff_ms(void)
@@ -274,6 +282,10 @@ static int vb_probe(struct virtio_device *vdev)
 	vb = kzalloc(sizeof(*vb), GFP_KERNEL);
 	if (!vb)
 		goto unlock;
+	vb->untold = kvmalloc_array(VB_UNTOLD_PFNS, sizeof(*vb->untold),
+				    GFP_KERNEL);
+	if (!vb->untold)
+		goto free_vb;
 	vb->vdev = vdev;
 	vdev->priv = vb;
 	vb->deflate_on_oom =
@@ -295,13 +307,15 @@ static int vb_probe(struct virtio_device *vdev)
 
 	err = vb_start(vb);
 	if (err)
-		goto free_vb;
+		goto free_untold;
 	vb_debugfs_init(vb);
 	vb_sysfs_init(vb);
 	vb_instance = vb;
 	mutex_unlock(&vb_instance_lock);
 	return 0;
 
+free_untold:
+	kvfree(vb->untold);
 free_vb:
 	kfree(vb);
 unlock:
@@ -319,6 +333,7 @@ static void vb_remove(struct virtio_device *vdev)
 	vb_stop(vb);
 	vb_instance = NULL;
 	mutex_unlock(&vb_instance_lock);
+	kvfree(vb->untold);
 	kfree(vb);
 }
 

@@ -13,7 +13,7 @@
 static int vb_tell_one(struct vballoon *vb, struct virtqueue *vq,
 		       struct page *page)
 {
-	vb_set_pfns(vb, &vb->work, 0, page);
+	vb_set_pfns(vb, vb->work.pfns, page);
 	return vb_tell_host(vb, vq, &vb->work, VB_PAGES_PER_PAGE);
 }
 

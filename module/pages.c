@@ -212,22 +212,29 @@ static void vb_untake(struct vballoon *vb, struct list_head *pages,
 	mutex_unlock(&vb->lock);
 }
 
+/* vb->lock for an OOM release: reclaim only tries it, never waits. */
+static bool vb_oom_lock(struct vballoon *vb, bool reclaim)
+{
+	if (reclaim)
+		return mutex_trylock(&vb->lock);
+	mutex_lock(&vb->lock);
+	return true;
+}
+
 /*
- * One OOM or reclaim release of up to one batch, without sleeping on the
- * host: the batch is polled free, and the pages go back at once unless the
- * host asked to acknowledge deflates first. Under storm_lock.
+ * One OOM or reclaim release of up to one batch, telling the host now but
+ * without sleeping on it: the batch is polled free, and the pages go back
+ * at once unless the host asked to acknowledge deflates first.
  */
-static unsigned int vb_leak_batch(struct vballoon *vb, unsigned int want,
-				  bool reclaim)
+static unsigned int vb_leak_told(struct vballoon *vb, unsigned int want,
+				 bool reclaim)
 {
 	unsigned int n;
 	LIST_HEAD(pages);
 
 	if (vb_poll_host(vb, vb->deflate_vq, &vb->oom))
 		return 0;
-	if (!reclaim)
-		mutex_lock(&vb->lock);
-	else if (!mutex_trylock(&vb->lock))
+	if (!vb_oom_lock(vb, reclaim))
 		return 0;
 	n = vb_take_locked(vb, want, &pages);
 	mutex_unlock(&vb->lock);
@@ -251,6 +258,87 @@ static unsigned int vb_leak_batch(struct vballoon *vb, unsigned int want,
 	}
 	vb_release(vb, &pages);
 	return n;
+}
+
+/*
+ * Without MUST_TELL_HOST released pages are the guest's at once, so the
+ * OOM path need not tell the host first: it keeps their PFNs for the
+ * worker, which tells the host once the storm is over: the waiting
+ * allocation does not pay for a VM exit and the host's page by page
+ * handling of each batch. Takes up to want pages, as many as
+ * there is room for. Under vb->lock.
+ */
+static unsigned int vb_take_untold_locked(struct vballoon *vb,
+					  unsigned int want,
+					  struct list_head *pages)
+{
+	unsigned int room = ALIGN_DOWN(VB_UNTOLD_PFNS - vb->nr_untold,
+				       VB_PAGES_PER_PAGE);
+	struct page *page;
+	unsigned int n;
+
+	if (vb->must_tell || !vb_oom_tell_late() || !room)
+		return 0;
+	n = vb_take_locked(vb, min(want, room), pages);
+	list_for_each_entry(page, pages, lru) {
+		vb_set_pfns(vb, &vb->untold[vb->nr_untold], page);
+		vb->nr_untold += VB_PAGES_PER_PAGE;
+	}
+	return n;
+}
+
+/* One OOM or reclaim release of up to one batch. Under storm_lock. */
+static unsigned int vb_leak_batch(struct vballoon *vb, unsigned int want,
+				  bool reclaim)
+{
+	unsigned int n;
+	LIST_HEAD(pages);
+
+	if (!vb_oom_lock(vb, reclaim))
+		return 0;
+	n = vb_take_untold_locked(vb, want, &pages);
+	mutex_unlock(&vb->lock);
+	if (!n)
+		return vb_leak_told(vb, want, reclaim);
+	vb_release(vb, &pages);
+	return n;
+}
+
+/* Move up to one batch of untold PFNs into b; returns the count. */
+static unsigned int vb_untold_batch(struct vballoon *vb, struct vb_batch *b)
+{
+	unsigned int n;
+
+	mutex_lock(&vb->lock);
+	n = min(vb->nr_untold, vb->batch_pfns);
+	WRITE_ONCE(vb->nr_untold, vb->nr_untold - n);
+	memcpy(b->pfns, &vb->untold[vb->nr_untold], n * sizeof(b->pfns[0]));
+	mutex_unlock(&vb->lock);
+	return n;
+}
+
+/*
+ * Tell the host of the OOM path's untold deflates, unless a storm is still
+ * armed (always, with now); returns the jiffies until it ends, 0 when
+ * nothing is left. A dead host is not told. Under work_lock.
+ */
+static unsigned long vb_tell_untold(struct vballoon *vb, bool now)
+{
+	u64 now_ms = div_u64(ktime_get_ns(), NSEC_PER_MSEC);
+	u64 until = READ_ONCE(vb->storm_until_ms);
+	unsigned int n;
+
+	if (!READ_ONCE(vb->nr_untold))
+		return 0;
+	if (!now && now_ms <= until)
+		return msecs_to_jiffies(until - now_ms) + 1;
+	while ((n = vb_untold_batch(vb, &vb->work))) {
+		/* The pages are in use already: a failed tell undoes nothing. */
+		if (!vb_dead(vb))
+			vb_tell_host(vb, vb->deflate_vq, &vb->work, n);
+		cond_resched();
+	}
+	return 0;
 }
 
 /*
@@ -279,6 +367,7 @@ void vb_empty(struct vballoon *vb)
 {
 	LIST_HEAD(pages);
 
+	vb_tell_untold(vb, true);
 	while (READ_ONCE(vb->num_pages) && !vb_dead(vb)) {
 		/* Pages isolated for migration come back shortly. */
 		if (!vb_deflate_to(vb, 0))
@@ -360,7 +449,8 @@ static bool vb_resize_step(struct vballoon *vb, unsigned long *delay)
 		return false;
 	}
 	*delay = vb_holdoff_left(vb);
-	if (*delay)
+	/* The host learns of every deflate before the next inflate. */
+	if (*delay || READ_ONCE(vb->nr_untold))
 		return false;
 	return vb_grow(vb, target - cur, delay);
 }
@@ -369,11 +459,12 @@ void vb_resize_work(struct work_struct *work)
 {
 	struct vballoon *vb = container_of(to_delayed_work(work),
 					   struct vballoon, resize_work);
+	unsigned long delay, untold;
 	unsigned int batches = 0;
-	unsigned long delay;
 	bool more;
 
 	mutex_lock(&vb->work_lock);
+	untold = vb_tell_untold(vb, false);
 	do {
 		more = vb_resize_step(vb, &delay);
 		vb_tell_actual(vb);
@@ -382,6 +473,8 @@ void vb_resize_work(struct work_struct *work)
 		 !READ_ONCE(vb->stopped));
 	mutex_unlock(&vb->work_lock);
 
+	if (untold && (!delay || untold < delay))
+		delay = untold;
 	if (more || delay)
 		vb_schedule_resize(vb, more ? 0 : delay);
 }

@@ -27,6 +27,7 @@
 #define VB_PAGES_PER_PAGE	(PAGE_SIZE >> VIRTIO_BALLOON_PFN_SHIFT)
 #define VB_NR_STATS		16	/* tags 0..15, the 6.12 set */
 #define VB_OOM_PRIORITY		80	/* as in the original 2014 patch */
+#define VB_UNTOLD_PFNS		65536	/* OOM deflates told late: 256 MiB */
 
 /* PFNs the host reads; an element stays busy until the host returns it. */
 struct vb_batch {
@@ -72,6 +73,12 @@ struct vballoon {
 	struct balloon_dev_info b_dev_info;
 	/* Pages the host may still discard: freed only after a reset. */
 	struct list_head quarantine;
+	/*
+	 * PFNs the OOM path gave back before telling the host (no
+	 * MUST_TELL_HOST): the worker tells it once the storm is over.
+	 */
+	__virtio32 *untold;		/* VB_UNTOLD_PFNS */
+	unsigned int nr_untold;
 
 	/*
 	 * Cumulative counters for debugfs and sysfs, read with READ_ONCE.
@@ -113,12 +120,12 @@ struct vballoon {
 struct vb_oom_params vb_oom_params_now(void);
 unsigned int vb_holdoff_ms(void);
 bool vb_oom_reclaim_enabled(void);
+bool vb_oom_tell_late(void);
 unsigned int vb_report_order(void);
 unsigned int vb_hint_order(void);
 
 /* host.c: telling the host, never trusting it to answer. */
-void vb_set_pfns(struct vballoon *vb, struct vb_batch *b, unsigned int idx,
-		 struct page *page);
+void vb_set_pfns(struct vballoon *vb, __virtio32 *dst, struct page *page);
 unsigned int vb_fill_batch(struct vballoon *vb, struct vb_batch *b,
 			   struct list_head *pages);
 bool vb_dead(struct vballoon *vb);

@@ -276,10 +276,11 @@ BAD_PARAMS = [
     ("oom_max_pages", "0"), ("oom_max_pages", "1048577"),
     ("oom_window_ms", "0"), ("oom_window_ms", "60001"),
     ("oom_pace_ms", "60001"), ("oom_pace_ms", "-1"),
+    ("oom_tell_late", "2"), ("oom_tell_late", "-1"),
     ("reinflate_holdoff_ms", "3600001"), ("reinflate_holdoff_ms", "-1"),
 ]
 GOOD_EDGES = ("oom_pages=262144 oom_escalate_pct=1000 oom_max_pages=1048576 "
-              "oom_window_ms=60000 oom_pace_ms=60000 reinflate_holdoff_ms=3600000")
+              "oom_window_ms=60000 oom_pace_ms=60000 oom_tell_late=0 reinflate_holdoff_ms=3600000")
 
 
 def test_bad_params(clean, drv):
