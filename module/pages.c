@@ -449,7 +449,7 @@ static bool vb_resize_step(struct vballoon *vb, unsigned long *delay)
 		return false;
 	}
 	*delay = vb_holdoff_left(vb);
-	/* The host learns of every deflate before the next inflate. */
+	/* The host learns of every OOM deflate before the balloon grows again. */
 	if (*delay || READ_ONCE(vb->nr_untold))
 		return false;
 	return vb_grow(vb, target - cur, delay);
