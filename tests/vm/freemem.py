@@ -111,6 +111,19 @@ def spike(g, mib):
     assert r["rc"] == 0, r
 
 
+def held_spike(g, mib):
+    """A process touches mib and holds it; returns QEMU's RSS (MiB) while it
+    holds, then ends it. Read after an exiting spike, the peak would already
+    have lost what reporting gave back during the exit (the work runs 2 s
+    after pages are freed)."""
+    g.bg_start("spike", "hog %d 600" % mib)
+    wait_for(lambda: "hog mib=" in g.sh("cat /tmp/bg/spike.out"), 240,
+             what="a hog of %d MiB holding" % mib)
+    peak = g.qemu_rss_mib()
+    g.bg_stop("spike", sig="TERM")
+    return peak
+
+
 def wait_free_back(g, free0, slack_kib, timeout=20):
     """MemFree back to free0 (kB) within slack. Freed pages may sit on the
     per-CPU lists for a while (6.12 sizes them dynamically), which MemFree

@@ -9,8 +9,8 @@ import pytest
 
 from conftest import stop_guest
 from freemem import (F_FREE_PAGE_HINT, F_PAGE_POISON, F_REPORTING, F_STATS_VQ, HINT, IOTHREAD,
-                     MEM, REPORT, U64_UNSET, check_order_param, features_with, reports_idle, spike,
-                     wait_for, wait_free_back)
+                     MEM, REPORT, U64_UNSET, check_order_param, features_with, held_spike, reports_idle,
+                     spike, wait_for, wait_free_back)
 from guest import PAGES_PER_MIB
 import scenario as sc
 from scenario import trace_start, trace_stop
@@ -111,8 +111,7 @@ def test_rss_comes_back_after_spike(vb_both):
     time.sleep(4)
     st0 = g.vb_stats()
     base = g.qemu_rss_mib()
-    spike(g, 400)
-    peak = g.qemu_rss_mib()
+    peak = held_spike(g, 400)
     t0 = time.monotonic()
     low = wait_for(lambda: (lambda r: r if peak - r >= 200 else None)(g.qemu_rss_mib()), 30,
                    what="RSS back by 200 MiB (peak %.0f)" % peak)

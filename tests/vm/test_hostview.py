@@ -21,7 +21,8 @@ from freemem import wait_for
 import scenario as sc
 
 MEM = 1024
-LOW = 768            # inflate and migration level, MiB
+LOW = 512            # inflate and migration level, MiB: at 768, compaction
+                     # sometimes reached no balloon page
 PRESSURE = 256       # OOM phase level, MiB
 HOG = 300
 MAX_PFNS = 256       # virtio_balloon's VIRTIO_BALLOON_ARRAY_PFNS_MAX
