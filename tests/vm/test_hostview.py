@@ -9,8 +9,9 @@ such as Firecracker accepts (MAX_PAGES_IN_DESC), for inflate, deflate, OOM
 release and migration. The PFN totals must also equal the guest's
 /proc/vmstat deltas, which proves the trace complete. vballoon tells the
 host of an OOM release's pages once the storm is over (oom_tell_late), so
-that phase waits for them, and for the driver's untold count to reach 0. The in-tree
-virtio_balloon runs too: it sends 256 and validates the test itself."""
+that phase waits for them, and for the driver's untold count to reach 0;
+the queue of each element shows they come before it inflates again. The
+in-tree virtio_balloon runs too: it sends 256 and validates the test."""
 import json
 import os
 
@@ -49,19 +50,24 @@ class QemuTrace:
     def mark(self):
         return os.path.getsize(self.log) if os.path.exists(self.log) else 0
 
-    def elements_since(self, mark):
-        """PFNs per balloon element popped since mark (elements of other
-        queues, such as stats, carry no PFN lines and are left out)."""
+    def pops_since(self, mark):
+        """[vq, PFNs] per balloon element popped since mark, in order
+        (elements of other queues, such as stats, carry no PFN lines and are
+        left out)."""
         with open(self.log, "rb") as f:
             f.seek(mark)
             text = f.read().decode(errors="replace")
-        counts = []
+        pops = []
         for line in text.splitlines():
             if POP in line:
-                counts.append(0)
-            elif counts and any(e in line for e in PFN_EVENTS):
-                counts[-1] += 1
-        return [c for c in counts if c]
+                pops.append([line.split()[2], 0])     # "virtqueue_pop vq 0x... elem ..."
+            elif pops and any(e in line for e in PFN_EVENTS):
+                pops[-1][1] += 1
+        return [p for p in pops if p[1]]
+
+    def elements_since(self, mark):
+        """PFNs per balloon element popped since mark."""
+        return [n for _, n in self.pops_since(mark)]
 
 
 @pytest.fixture(scope="module")
@@ -76,20 +82,29 @@ def traced(boot_guest, build_dir):
     stop_guest(g, allow_oom=True)
 
 
-@pytest.fixture(params=["virtio_balloon", "vballoon"])
-def driver(request, traced, build_dir):
-    name = request.param
+def use_driver(g, build_dir, name):
+    """Only driver name bound, balloon empty; empty and unloaded after."""
     if name == "vballoon" and not os.path.exists(os.path.join(build_dir, "vballoon.ko")):
         pytest.skip("vballoon.ko not built")
     for d in ("vballoon", "virtio_balloon"):
-        sc.unload_driver(traced, d)
-    traced.set_balloon_mib(MEM)
-    sc.load_driver(traced, name)
-    traced.wait_actual(MEM)
+        sc.unload_driver(g, d)
+    g.set_balloon_mib(MEM)
+    sc.load_driver(g, name)
+    g.wait_actual(MEM)
     yield name
-    traced.set_balloon_mib(MEM)
-    traced.wait_actual(MEM, timeout=120)
-    sc.unload_driver(traced, name)
+    g.set_balloon_mib(MEM)
+    g.wait_actual(MEM, timeout=120)
+    sc.unload_driver(g, name)
+
+
+@pytest.fixture(params=["virtio_balloon", "vballoon"])
+def driver(request, traced, build_dir):
+    yield from use_driver(traced, build_dir, request.param)
+
+
+@pytest.fixture
+def vballoon(traced, build_dir):
+    yield from use_driver(traced, build_dir, "vballoon")
 
 
 def phase(g, action):
@@ -157,3 +172,35 @@ def record(build_dir, driver, summary):
     data[driver] = summary
     with open(path, "w") as f:
         json.dump(data, f, indent=1)
+
+
+def test_late_tells_come_before_reinflation(traced, vballoon):
+    """oom_tell_late (default): an OOM release tells the host after the
+    storm, and before the worker inflates again. On the wire: every released
+    PFN is on the deflate queue before the first inflate element that takes
+    the balloon back to the host's target (after reinflate_holdoff_ms)."""
+    g = traced
+    m0 = g.trace.mark()
+    sc.inflate_to(g, PRESSURE)
+    inflate_vq = {vq for vq, _ in g.trace.pops_since(m0)}
+    assert len(inflate_vq) == 1, inflate_vq
+    m1, vs0 = g.trace.mark(), g.vmstat()
+    r = sc.run_hog(g, HOG)
+    assert r["rc"] == 0, r
+    released = g.vmstat()["balloon_deflate"] - vs0["balloon_deflate"]
+    assert released > 0, "the hog got no balloon page"
+
+    def reinflated():
+        pops = g.trace.pops_since(m1)
+        first = next((i for i, (vq, _) in enumerate(pops) if vq in inflate_vq), None)
+        if first is None or sum(n for vq, n in pops if vq in inflate_vq) < released:
+            return None
+        return pops, first
+    pops, first = wait_for(reinflated, 120, what="the balloon back at the host's target")
+    told_first = sum(n for _, n in pops[:first])
+    print("released %d, told before the first re-inflation %d, %d elements before it"
+          % (released, told_first, first))
+    assert {vq for vq, _ in pops[:first]} & inflate_vq == set()
+    assert told_first == released
+    assert g.vb_stats()["oom_untold_pages"] == 0
+    assert g.wait_actual(PRESSURE, timeout=60) == PRESSURE
