@@ -132,23 +132,6 @@ def wait_free_back(g, free0, slack_kib, timeout=20):
                     timeout, what="MemFree back to %d kB" % free0)
 
 
-
-
-def zones(g):
-    """Populated zones from /proc/zoneinfo: {name: {"free", "min", "high"}}
-    in pages."""
-    out, cur = {}, None
-    for line in g.sh("cat /proc/zoneinfo").splitlines():
-        f = line.split()
-        if line.startswith("Node"):
-            cur = out.setdefault(f[-1], {})
-        elif cur is not None and f[:2] == ["pages", "free"]:
-            cur["free"] = int(f[2])
-        elif cur is not None and len(f) == 2 and f[0] in ("min", "high", "managed"):
-            cur.setdefault(f[0], int(f[1]))
-    return {z: v for z, v in out.items() if v.get("managed")}
-
-
 def kswapd_settled(g, quiet_s=1.0, timeout=20):
     """Wait until kswapd has scanned nothing for quiet_s; its pgscan count."""
     def quiet():

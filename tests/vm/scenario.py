@@ -171,3 +171,18 @@ def trace_stop(g, event):
         body = line.split(event + ":", 1)[1].split()
         recs.append({k: int(v) for k, v in (f.split("=", 1) for f in body)})
     return recs
+
+
+def zones(g):
+    """Populated zones from /proc/zoneinfo, in pages:
+    {name: {"free", "min", "low", "high", "managed"}}."""
+    out, cur = {}, None
+    for line in g.sh("cat /proc/zoneinfo").splitlines():
+        f = line.split()
+        if line.startswith("Node"):
+            cur = out.setdefault(f[-1], {})
+        elif cur is not None and f[:2] == ["pages", "free"]:
+            cur["free"] = int(f[2])
+        elif cur is not None and len(f) == 2 and f[0] in ("min", "low", "high", "managed"):
+            cur.setdefault(f[0], int(f[1]))
+    return {z: v for z, v in out.items() if v.get("managed")}

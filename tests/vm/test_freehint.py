@@ -8,7 +8,7 @@ import pytest
 from conftest import stop_guest
 from freemem import (HINT, IOTHREAD, MEM, cancel_migration, check_order_param, default_bw,
                      finish_migration, kswapd_settled, migrate, migrate_status, spike,
-                     vb_stat, wait_for, wait_free_back, zones)
+                     vb_stat, wait_for, wait_free_back)
 from guest import PAGES_PER_MIB
 import scenario as sc
 from scenario import trace_start, trace_stop
@@ -101,7 +101,7 @@ def hint_fragmented(g, order):
         trace_start(g, "vballoon_hint")
         hold_blocks(g)
         time.sleep(2)       # held: would kswapd now refill the zones?
-        free, zs = g.meminfo()["MemFree"], zones(g)
+        free, zs = g.meminfo()["MemFree"], sc.zones(g)
         scanned = g.vmstat().get("pgscan_kswapd", 0) - scan0
         recs = trace_stop(g, "vballoon_hint")
         cancel_migration(g, g.bw)
