@@ -117,7 +117,7 @@ def held_spike(g, mib):
     have lost what reporting gave back during the exit (the work runs 2 s
     after pages are freed)."""
     g.bg_start("spike", "hog %d 600" % mib)
-    wait_for(lambda: "hog mib=" in g.sh("cat /tmp/bg/spike.out"), 240,
+    wait_for(lambda: "hog mib=" in g.run("cat /tmp/bg/spike.out")[1], 240,
              what="a hog of %d MiB holding" % mib)
     peak = g.qemu_rss_mib()
     g.bg_stop("spike", sig="TERM")
