@@ -63,8 +63,7 @@ def rss_back_after_spike(g, mib=300, watch=20):
     """Does a freed spike leave QEMU's RSS (by at least half) in watch s?"""
     sc.load_driver(g, "vballoon")
     try:
-        spike(g, mib)
-        peak = g.qemu_rss_mib()
+        peak = held_spike(g, mib)
         deadline = time.monotonic() + watch
         while time.monotonic() < deadline:
             if peak - g.qemu_rss_mib() >= mib / 2:
