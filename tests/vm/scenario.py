@@ -53,22 +53,24 @@ def fragment_and_inflate(g, mem_mib, mib, steps=8):
     g.sh("rm -rf /tmp/frag")
 
 
-def reload_cycles(g, mem_mib, n, low_mib):
-    """n times: insmod, inflate to low_mib, rmmod with the pages inside.
-    Every cycle gives back exactly what it took (vmstat, MemTotal, QMP)."""
+def reload_cycles(g, mem_mib, levels):
+    """For each level: insmod, inflate to it, rmmod with the pages inside.
+    Every cycle gives back exactly what it took (vmstat, MemTotal, QMP).
+    The host keeps its target across rmmod, so each cycle sets it back to
+    mem_mib: the next insmod would otherwise start toward the stale one."""
     total0 = g.meminfo()["MemTotal"]
-    want = (mem_mib - low_mib) * PAGES_PER_MIB
-    for i in range(n):
+    for i, low_mib in enumerate(levels):
+        want = (mem_mib - low_mib) * PAGES_PER_MIB
         vs0 = g.vmstat()
         load_driver(g, "vballoon")
         inflate_to(g, low_mib)
         unload_driver(g, "vballoon")
+        g.set_balloon_mib(mem_mib)
         vs1 = g.vmstat()
         assert vs1["balloon_inflate"] - vs0["balloon_inflate"] == want, "cycle %d" % i
         assert vs1["balloon_deflate"] - vs0["balloon_deflate"] == want, "cycle %d" % i
         assert g.meminfo()["MemTotal"] == total0, "cycle %d" % i
         assert g.actual_mib() == mem_mib, "cycle %d" % i
-        g.set_balloon_mib(mem_mib)
 
 
 def run_hog(g, mib, timeout=180, pace=None):

@@ -30,7 +30,7 @@ def clean(built, vm):
 def test_kmemleak_after_reload_cycles(clean):
     g = clean
     kmemleak_start(g)
-    sc.reload_cycles(g, MEM, 10, 768)
+    sc.reload_cycles(g, MEM, [768] * 10)
     report = kmemleak_report(g)
     assert report.strip() == "", "kmemleak:\n" + report
 

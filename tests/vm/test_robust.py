@@ -18,19 +18,7 @@ def guest(boot_guest):
 
 
 def test_reload_cycles(guest):
-    g = guest
-    total0 = g.meminfo()["MemTotal"]
-    for i in range(8):
-        vs0 = g.vmstat()
-        sc.load_driver(g, "vballoon")
-        sc.inflate_to(g, 768 if i % 2 else 512)
-        sc.unload_driver(g, "vballoon")         # rmmod with pages inside
-        vs1 = g.vmstat()
-        inflated = vs1["balloon_inflate"] - vs0["balloon_inflate"]
-        assert inflated == (MEM - (768 if i % 2 else 512)) * PAGES_PER_MIB
-        assert vs1["balloon_deflate"] - vs0["balloon_deflate"] == inflated
-        assert g.meminfo()["MemTotal"] == total0
-        assert g.actual_mib() == MEM
+    sc.reload_cycles(guest, MEM, [512, 768] * 4)
 
 
 def test_hot_unplug_returns_everything(guest):

@@ -22,7 +22,7 @@ def test_100_reload_cycles_inflated(built, vm):
     leakcheck = g.run("test -e " + KMEMLEAK)[0] == 0
     if leakcheck:
         kmemleak_start(g)
-    sc.reload_cycles(g, MEM, 100, 960)
+    sc.reload_cycles(g, MEM, [960] * 100)
     if leakcheck:
         report = kmemleak_report(g)
         assert report.strip() == "", "kmemleak:\n" + report
