@@ -21,7 +21,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(TOP, "tests", "vm"))
-from guest import Guest, PAGES_PER_MIB, kernel_abi  # noqa: E402
+from guest import Guest, PAGES_PER_MIB, cache_disk, kernel_abi  # noqa: E402
 from splat import find_splats  # noqa: E402
 import scenario as sc  # noqa: E402
 sys.path.insert(0, HERE)
@@ -88,16 +88,6 @@ def prepare(out):
     subprocess.run([os.path.join(TOP, "tests", "vm", "mkrootfs.sh"), kd, initrd],
                    check=True, stdout=subprocess.DEVNULL, env=dict(os.environ, VB_BUILD_DIR=bdir))
     return kd, initrd
-
-
-def cache_disk(out, mib=1024):
-    """A sparse raw image the guest reads through virtio-blk: reading it
-    fills clean, droppable page cache (the page cache shape)."""
-    img = os.path.join(out, "cache.img")
-    with open(img, "wb") as f:
-        f.truncate(mib << 20)
-    return ["-drive", "file=%s,if=none,id=cache0,format=raw,readonly=on" % img,
-            "-device", "virtio-blk-pci,drive=cache0"]
 
 
 def boot(kd, initrd, out, mem=MEM):
@@ -195,6 +185,8 @@ def rescue(g, hog_mib, pressure, work=None, prep=None, tol_mib=0):
         # The coarse estimate sc.rescue uses; "needed" proper is the tight run.
         "free_estimate_pages": max(0, hog_mib * PAGES_PER_MIB - before["meminfo"]["MemFree"] // 4),
         "vb_oom_calls": sc.delta(before, after, "oom_calls", "vb"),
+        "vb_stall_storms": sc.delta(before, after, "oom_stall_storms", "vb"),
+        "vb_rescue_calls": sc.rescue_calls(before, after),
         "vb_oom_releases": sc.delta(before, after, "oom_releases", "vb"),
         "vb_reclaim_pages": sc.delta(before, after, "oom_reclaim_pages", "vb"),
         "allocstall": sum(sc.delta(before, after, k) for k in after["vmstat"]

@@ -53,9 +53,6 @@ def calibrate(g, s):
     s.update(free_mib=free, hog_mib=max(8, int(free * s["factor"])),
              cache_mib=int(free * CACHE_SHARE) if s["kind"] == "cache" else 0,
              band_pages={w: sum(z[w] - z["min"] for z in zs) for w in ("low", "high")})
-    if s["kind"] == "cache":
-        g.sh("insmod /lib/vb/virtio_blk.ko 2>/dev/null; until [ -b /dev/vda ]; do usleep 50000; done",
-             timeout=30)
 
 
 def warm(g):
@@ -75,8 +72,7 @@ def workload(s):
     if s["kind"] == "cache":
         def prep(g):
             warm(g)
-            g.sh("dd if=/dev/vda of=/dev/null bs=1M count=%d 2>/dev/null" % s["cache_mib"],
-                 timeout=120)
+            sc.fill_page_cache(g, s["cache_mib"])
     if s["kind"] == "slow":
         return prep, lambda g: sc.run_hog(g, s["hog_mib"], pace=PACE)
     if s["kind"] == "two":
@@ -231,6 +227,9 @@ def breakdown(evs):
         "first_stall_ms": ms(stalls[0]) if stalls else None,
         "first_oom_ms": ms(ooms[0]) if ooms else None,
         "first_stall_to_first_oom_ms": round((ooms[0] - stalls[0]) * 1000, 1) if stalls and ooms else None,
+        "first_release_ms": ms(leaks[0][0]) if leaks else None,
+        "first_stall_to_first_release_ms": round((leaks[0][0] - stalls[0]) * 1000, 1)
+        if stalls and leaks else None,
         "stall_to_oom_ms_total": round(sum(gaps), 1),
         "oom_calls": len(ooms), "oom_path_ms": round(oom_ms, 1),
         "storms": sum(1 for x in leaks if x[3] == 0),
@@ -269,6 +268,7 @@ def traced_rescue(g, s):
     b = breakdown(evs)
     b.update(shape=s["name"], hog_ms=hog["ms"], rc=hog["rc"], trace_dropped=dropped,
              vb_oom_calls=sc.delta(before, after, "oom_calls", "vb"),
+             vb_stall_storms=sc.delta(before, after, "oom_stall_storms", "vb"),
              vb_oom_releases=sc.delta(before, after, "oom_releases", "vb"),
              vmstat_deflate=sc.delta(before, after, "balloon_deflate"),
              allocstall=sum(sc.delta(before, after, k) for k in after["vmstat"]
@@ -335,6 +335,7 @@ def summarize(s, reps):
         "band_floor": {w: ratio(needed + b, needed) for w, b in s["band_pages"].items()},
         "intree_over_leak": per(lambda r: ratio(r["virtio_balloon"]["leaked_pages"], needed)),
         "oom_calls_vballoon": per(lambda r: r["vballoon"]["vb_oom_calls"]),
+        "stall_storms_vballoon": per(lambda r: r["vballoon"].get("vb_stall_storms", 0)),
         # Balloon already given back when the measured workload started.
         "pre_leak_mib": max(r[k]["actual_before_mib"] - pressure_mib(s) for r in reps
                             for k in ("vballoon", "virtio_balloon", "tight", "ab") if k in r),
@@ -391,20 +392,22 @@ def markdown(res):
            "| shape | guest MiB | balloon % | free MiB | spike MiB | kind | no pressure ms |"
            " vballoon / none | in-tree / none | vballoon / in-tree | host-cold / none |"
            " vballoon / host-cold | leaked / needed |"
-           " in-tree leaked / needed | needed pages | OOM calls | pre-leak MiB | goals |",
-           "| --- " * 18 + "|"]
+           " in-tree leaked / needed | needed pages | OOM calls | stall storms | pre-leak MiB | goals |",
+           "| --- " * 19 + "|"]
     for s in res["shapes"]:
         st = s["summary"]
-        out.append("| %s | %d | %d | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s | %.0f | %s |" % (
+        out.append("| %s | %d | %d | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s | %.0f | %s |" % (
             s["name"], s["mem"], s["depth"], s["free_mib"], s["hog_mib"], s["kind"],
             f(st["hog_ms_none"]), f(st["vs_none"]), f(st["intree_vs_none"]), f(st["vs_intree"]),
             f(st.get("cold_vs_none")), f(st.get("vs_cold")), f(st["over_leak"]), f(st["intree_over_leak"]), st["needed_pages"],
-            f(st["oom_calls_vballoon"]), st["pre_leak_mib"], met(st, s)))
+            f(st["oom_calls_vballoon"]), f(st.get("stall_storms_vballoon")), st["pre_leak_mib"],
+            met(st, s)))
     out += ["", "Host-cold: no pressure, but the needed pages (plus %d MiB) leave the balloon"
             " after the warm-up, so the host faults them in on first touch as in a rescue: the"
             " floor for any balloon driver under TCG." % COLD_MARGIN_MIB]
     out += band_markdown(res)
-    out += ["", "OOM calls: vballoon's notifier calls during the measured workload. Pre-leak: the most"
+    out += ["", "OOM calls: vballoon's notifier calls during the measured workload. Stall storms:"
+            " storms a stalled allocation started before any OOM call (oom_stall_arm). Pre-leak: the most"
             " balloon any pressured run had already given back when its workload started (the"
             " warm-up's doing), MiB; 0 means every run started at full depth."]
     med = res["median_vs_none"]
@@ -417,9 +420,10 @@ def markdown(res):
                 "| measure | value |", "| --- | --- |"]
         out += ["| %s | %s |" % (k, v) for k, v in b.items() if k != "shape"]
         out += ["", "Traced worst shape of each boot: " + ", ".join(
-            "%s (hog %s ms, %s OOM calls, %s storms, first stall to first OOM %s ms)" % (
+            "%s (hog %s ms, %s OOM calls, %s storms, %s started by a stall, first stall to"
+            " first release %s ms)" % (
                 x["shape"], x.get("hog_ms"), x.get("oom_calls"), x.get("storms"),
-                x.get("first_stall_to_first_oom_ms"))
+                x.get("vb_stall_storms"), x.get("first_stall_to_first_release_ms"))
             for x in res["breakdowns"]) + "."]
     out += ["", "Host load: %(s)s other QEMU processes, load %(sl).1f at start; %(e)s, %(el).1f"
             " at end." % {"s": res["host_load"]["start"]["other_qemus"],

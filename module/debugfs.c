@@ -22,6 +22,8 @@ static int vb_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "oom_releases %llu\n", READ_ONCE(vb->oom_releases));
 	seq_printf(m, "oom_leaked_pages %llu\n", READ_ONCE(vb->oom_leaked));
 	seq_printf(m, "oom_reclaim_pages %llu\n", READ_ONCE(vb->oom_reclaimed));
+	seq_printf(m, "oom_stall_storms %llu\n",
+		   READ_ONCE(vb->oom_stall_storms));
 	seq_printf(m, "oom_step %u\n", READ_ONCE(vb->oom_step));
 	seq_printf(m, "oom_untold_pages %u\n", READ_ONCE(vb->nr_untold));
 	seq_printf(m, "deflate_on_oom %d\n", vb->deflate_on_oom);

@@ -68,6 +68,8 @@ VB_PARAM(oom_tell_late, 1, 0, 1,
 	 "an OOM release tells the host after its storm, not before the pages are reused (never with MUST_TELL_HOST); 0 = at once");
 VB_PARAM(oom_reclaim, 1, 0, 1,
 	 "during an OOM storm, let reclaim take balloon pages; 0 = off");
+VB_PARAM(oom_stall_arm, 1, 0, 1,
+	 "a stalled allocation that only the balloon can satisfy (no page cache, no swap) starts a storm, as an OOM call would; 0 = OOM calls only");
 VB_PARAM(reinflate_holdoff_ms, 10000, 0, 3600000,
 	 "no re-inflation for this long after an OOM release");
 VB_PARAM(report_order, 0, 0, 10,
@@ -89,6 +91,11 @@ struct vb_oom_params vb_oom_params_now(void)
 bool vb_oom_reclaim_enabled(void)
 {
 	return READ_ONCE(oom_reclaim.val);
+}
+
+bool vb_oom_stall_arm(void)
+{
+	return READ_ONCE(oom_stall_arm.val);
 }
 
 bool vb_oom_tell_late(void)

@@ -5,7 +5,8 @@
  *
  * Each OOM call comes after the allocator has retried reclaim many times in
  * vain, which costs far more than releasing pages. So an OOM call also arms
- * a storm: for oom_window_ms the balloon offers its pages to reclaim through
+ * a storm, and so does the first stalled allocation that reclaim cannot
+ * satisfy without the balloon (no page cache left, no swap; oom_stall_arm): for oom_window_ms the balloon offers its pages to reclaim through
  * a shrinker, and reclaim (direct or kswapd) takes from it what the
  * allocator needs, when it needs it, instead of failing towards the next
  * OOM call. Outside a storm the shrinker reports nothing to reclaim.
@@ -25,6 +26,7 @@
 #include <linux/mmzone.h>
 #include <linux/nodemask.h>
 #include <linux/oom.h>
+#include <linux/swap.h>
 #include <linux/vmstat.h>
 
 #include "compat.h"
@@ -68,16 +70,25 @@ static unsigned long vb_wmark_deficit(void)
 	return deficit;
 }
 
+/* What a release is for: it decides locking, the storm and the counters. */
+enum vb_release_kind {
+	VB_REL_OOM,	/* the OOM notifier: may wait for vb->lock */
+	VB_REL_STALL,	/* a hopeless stall: starts a storm as an OOM call */
+	VB_REL_RECLAIM,	/* storm reclaim: counted in the storm, extends it */
+};
+
 /* Release asked pages for the storm; called with storm_lock held. */
 static unsigned int vb_oom_release(struct vballoon *vb, unsigned int asked,
-				   u64 start, bool oom_call)
+				   u64 start, enum vb_release_kind kind)
 {
 	struct vb_oom_params params = vb_oom_params_now();
+	bool reclaim = kind != VB_REL_OOM;
 	unsigned int got;
 
-	got = vb_leak(vb, asked, !oom_call);
-	vb_oom_record(&vb->oom_storm, got, vb_now_ms(start), oom_call);
-	if (!oom_call)
+	got = vb_leak(vb, asked, reclaim);
+	vb_oom_record(&vb->oom_storm, got, vb_now_ms(start),
+		      kind != VB_REL_RECLAIM);
+	if (kind == VB_REL_RECLAIM)
 		vb_oom_extend(&vb->oom_storm, got, vb_now_ms(ktime_get_ns()));
 	vb_storm_publish(vb, &params);
 
@@ -91,8 +102,10 @@ static unsigned int vb_oom_release(struct vballoon *vb, unsigned int asked,
 
 	WRITE_ONCE(vb->oom_releases, vb->oom_releases + 1);
 	WRITE_ONCE(vb->oom_leaked, vb->oom_leaked + got);
-	if (!oom_call)
+	if (reclaim)
 		WRITE_ONCE(vb->oom_reclaimed, vb->oom_reclaimed + got);
+	if (kind == VB_REL_STALL)
+		WRITE_ONCE(vb->oom_stall_storms, vb->oom_stall_storms + 1);
 	trace_vballoon_oom_leak(asked, got, READ_ONCE(vb->num_pages),
 				READ_ONCE(vb->target), ktime_get_ns() - start,
 				vb->oom_storm.step);
@@ -111,7 +124,7 @@ static int vb_oom_notify(struct notifier_block *nb, unsigned long unused,
 	mutex_lock(&vb->storm_lock);
 	WRITE_ONCE(vb->oom_calls, vb->oom_calls + 1);
 	asked = vb_oom_pages_to_leak(&vb->oom_storm, &params, vb_now_ms(start));
-	got = vb_oom_release(vb, asked, start, true);
+	got = vb_oom_release(vb, asked, start, VB_REL_OOM);
 	mutex_unlock(&vb->storm_lock);
 
 	*freed += got / VB_PAGES_PER_PAGE;
@@ -120,17 +133,40 @@ static int vb_oom_notify(struct notifier_block *nb, unsigned long unused,
 
 static bool vb_storm_armed(struct vballoon *vb)
 {
-	return vb_oom_reclaim_enabled() &&
-	       vb_now_ms(ktime_get_ns()) <= READ_ONCE(vb->storm_until_ms);
+	return vb_now_ms(ktime_get_ns()) <= READ_ONCE(vb->storm_until_ms);
 }
 
 /*
- * Only the allocator's reclaim (direct or kswapd, which set reclaim_state)
- * may take balloon pages: drop_caches and other shrinker callers never do.
+ * An allocation stalled (direct reclaim; kswapd runs without one) and
+ * reclaim can free less than the zones lack: the page cache is gone and
+ * anon pages have no swap to go to. Only the balloon or the OOM killer
+ * can make it up, so there is no point in waiting for the OOM call.
  */
-static bool vb_reclaim_allowed(struct vballoon *vb)
+static bool vb_stall_hopeless(void)
 {
-	return current->reclaim_state && vb_storm_armed(vb);
+	unsigned long left;
+
+	if (!vb_oom_stall_arm() || current_is_kswapd())
+		return false;
+	left = global_node_page_state(NR_ACTIVE_FILE) +
+	       global_node_page_state(NR_INACTIVE_FILE);
+	if (get_nr_swap_pages() > 0)
+		left += global_node_page_state(NR_ACTIVE_ANON) +
+			global_node_page_state(NR_INACTIVE_ANON);
+	return left < vb_wmark_deficit();
+}
+
+/*
+ * Whether reclaim may take balloon pages now, and as what. Only the
+ * allocator's reclaim (direct or kswapd, which set reclaim_state) may:
+ * drop_caches and other shrinker callers never do.
+ */
+static bool vb_reclaim_kind(struct vballoon *vb, enum vb_release_kind *kind)
+{
+	if (!current->reclaim_state || !vb_oom_reclaim_enabled())
+		return false;
+	*kind = vb_storm_armed(vb) ? VB_REL_RECLAIM : VB_REL_STALL;
+	return *kind == VB_REL_RECLAIM || vb_stall_hopeless();
 }
 
 /* Counts are in guest pages, the shrinker's unit. */
@@ -138,17 +174,33 @@ static unsigned long vb_reclaim_count(struct shrinker *s,
 				      struct shrink_control *sc)
 {
 	struct vballoon *vb = vb_shrinker_priv(s);
+	enum vb_release_kind kind;
 
-	if (!vb_reclaim_allowed(vb) || !vb_wmark_deficit())
+	if (!vb_reclaim_kind(vb, &kind) || !vb_wmark_deficit())
 		return 0;
 	return READ_ONCE(vb->num_pages) / VB_PAGES_PER_PAGE;
+}
+
+/* Pages to release for reclaim, sized from the watermark deficit. */
+static unsigned int vb_reclaim_asked(struct vballoon *vb,
+				     enum vb_release_kind kind)
+{
+	struct vb_oom_params params = vb_oom_params_now();
+	u64 deficit = (u64)vb_wmark_deficit() * VB_PAGES_PER_PAGE;
+	u64 now_ms = vb_now_ms(ktime_get_ns());
+
+	if (kind == VB_REL_STALL)
+		return vb_stall_pages_to_leak(&vb->oom_storm, &params,
+					      deficit, now_ms);
+	return vb_reclaim_pages_to_leak(&vb->oom_storm, &params, deficit,
+					now_ms);
 }
 
 static unsigned long vb_reclaim_scan(struct shrinker *s,
 				     struct shrink_control *sc)
 {
 	struct vballoon *vb = vb_shrinker_priv(s);
-	struct vb_oom_params params = vb_oom_params_now();
+	enum vb_release_kind kind;
 	unsigned int asked = 0, got = 0;
 
 	/*
@@ -157,13 +209,10 @@ static unsigned long vb_reclaim_scan(struct shrinker *s,
 	 */
 	if (!mutex_trylock(&vb->storm_lock))
 		return SHRINK_STOP;
-	if (vb_reclaim_allowed(vb))
-		asked = vb_reclaim_pages_to_leak(&vb->oom_storm, &params,
-						 (u64)vb_wmark_deficit() *
-						 VB_PAGES_PER_PAGE,
-						 vb_now_ms(ktime_get_ns()));
+	if (vb_reclaim_kind(vb, &kind))
+		asked = vb_reclaim_asked(vb, kind);
 	if (asked)
-		got = vb_oom_release(vb, asked, ktime_get_ns(), false);
+		got = vb_oom_release(vb, asked, ktime_get_ns(), kind);
 	mutex_unlock(&vb->storm_lock);
 
 	if (!got)

@@ -96,8 +96,26 @@ u32 vb_reclaim_pages_to_leak(const struct vb_oom_storm *s,
 }
 
 /*
- * Only an OOM call starts a storm or restarts its window; a reclaim release
- * is counted in the storm, and vb_oom_extend() keeps the window open.
+ * No storm, but an allocation stalls and reclaim has nothing left to free
+ * but the balloon (the caller checks): the OOM call is coming. Start the
+ * storm now, with a release sized like storm reclaim's (the deficit, at
+ * least oom_pages), recorded as an OOM call. 0 while a storm is armed.
+ */
+u32 vb_stall_pages_to_leak(struct vb_oom_storm *s,
+			   const struct vb_oom_params *p, u64 deficit,
+			   u64 now_ms)
+{
+	vb_oom_refresh(s, p, now_ms);
+	if (!deficit || s->active)
+		return 0;
+	return vb_grow_and_cap(s, p, deficit > p->base_pages ?
+				     deficit : p->base_pages, ~0ULL);
+}
+
+/*
+ * Only an OOM call (or a stall that stands for one) starts a storm or
+ * restarts its window; a reclaim release is counted in the storm, and
+ * vb_oom_extend() keeps the window open.
  */
 void vb_oom_record(struct vb_oom_storm *s, u32 freed, u64 now_ms,
 		   bool oom_call)

@@ -25,7 +25,8 @@ struct vb_oom_params {
 };
 
 /*
- * State of the current OOM storm. A storm starts with an OOM notifier call
+ * State of the current OOM storm. A storm starts with an OOM notifier call,
+ * or with an allocation stall that only the balloon can satisfy (oom.c),
  * and lasts window_ms past the latest one, or past the latest reclaim
  * that took balloon pages; while it lasts, reclaim may also take pages
  * from the balloon (see oom.c).
@@ -48,6 +49,9 @@ void vb_oom_record(struct vb_oom_storm *s, u32 freed, u64 now_ms,
 u32 vb_reclaim_pages_to_leak(const struct vb_oom_storm *s,
 			     const struct vb_oom_params *p, u64 deficit,
 			     u64 now_ms);
+u32 vb_stall_pages_to_leak(struct vb_oom_storm *s,
+			   const struct vb_oom_params *p, u64 deficit,
+			   u64 now_ms);
 void vb_oom_extend(struct vb_oom_storm *s, u32 freed, u64 now_ms);
 
 #endif /* _VBALLOON_OOM_POLICY_H */

@@ -60,16 +60,6 @@ void vb_start_holdoff(struct vballoon *vb)
 		   get_jiffies_64() + msecs_to_jiffies(vb_holdoff_ms()));
 }
 
-static void vb_free_list(struct list_head *pages)
-{
-	struct page *page, *next;
-
-	list_for_each_entry_safe(page, next, pages, lru) {
-		list_del(&page->lru);
-		put_page(page);
-	}
-}
-
 static unsigned int vb_alloc_list(struct list_head *pages, unsigned int want)
 {
 	unsigned int got;
@@ -108,7 +98,7 @@ static unsigned int vb_inflate(struct vballoon *vb, unsigned int want)
 		return 0;
 	/* An OOM release may have happened while we were allocating. */
 	if (vb_holdoff_left(vb)) {
-		vb_free_list(&pages);
+		put_pages_list(&pages);
 		return 0;
 	}
 	if (!vb->deflate_on_oom)
@@ -132,17 +122,19 @@ static unsigned int vb_inflate(struct vballoon *vb, unsigned int want)
 	return n;
 }
 
-/* Return pages to the page allocator (after the host was told). */
+/*
+ * Return pages to the page allocator (after the host was told), as one
+ * list: the allocator takes its per-cpu list lock once, not once a page,
+ * which is time an OOM or reclaim release makes the allocation wait.
+ */
 static void vb_release(struct vballoon *vb, struct list_head *pages)
 {
-	struct page *page, *next;
+	struct page *page;
 
-	list_for_each_entry_safe(page, next, pages, lru) {
-		if (!vb->deflate_on_oom)
+	if (!vb->deflate_on_oom)
+		list_for_each_entry(page, pages, lru)
 			adjust_managed_page_count(page, 1);
-		list_del(&page->lru);
-		put_page(page);
-	}
+	put_pages_list(pages);
 }
 
 /*

@@ -32,6 +32,7 @@ VB_ATTR(oom_calls, oom_calls, "%llu");
 VB_ATTR(oom_releases, oom_releases, "%llu");
 VB_ATTR(oom_leaked_pages, oom_leaked, "%llu");
 VB_ATTR(oom_reclaim_pages, oom_reclaimed, "%llu");
+VB_ATTR(oom_stall_storms, oom_stall_storms, "%llu");
 VB_ATTR(reported_pages, reported, "%llu");
 VB_ATTR(report_batches, report_batches, "%llu");
 VB_ATTR(hinted_pages, hinted, "%llu");
@@ -47,6 +48,7 @@ static struct attribute *vb_attrs[] = {
 	&dev_attr_oom_releases.attr,
 	&dev_attr_oom_leaked_pages.attr,
 	&dev_attr_oom_reclaim_pages.attr,
+	&dev_attr_oom_stall_storms.attr,
 	&dev_attr_reported_pages.attr,
 	&dev_attr_report_batches.attr,
 	&dev_attr_hinted_pages.attr,

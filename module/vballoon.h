@@ -91,6 +91,7 @@ struct vballoon {
 	u64 oom_leaked;			/* by OOM calls and storm reclaim */
 	u64 oom_reclaimed;		/* of which by storm reclaim */
 	u64 oom_releases;		/* vballoon_oom_leak events */
+	u64 oom_stall_storms;		/* storms a stall started, not OOM */
 	u64 reported;			/* pages given back by page reporting */
 	u64 report_batches;		/* vballoon_report events */
 	u64 hinted;			/* pages hinted to the host */
@@ -120,6 +121,7 @@ struct vballoon {
 struct vb_oom_params vb_oom_params_now(void);
 unsigned int vb_holdoff_ms(void);
 bool vb_oom_reclaim_enabled(void);
+bool vb_oom_stall_arm(void);
 bool vb_oom_tell_late(void);
 unsigned int vb_report_order(void);
 unsigned int vb_hint_order(void);

@@ -273,8 +273,34 @@ static void test_reclaim_release_keeps_storm_armed(void)
 	CHECK(s.step == 2 && s.leaked == 256 + 500 + 256);
 }
 
+static void test_stall_starts_storm_like_oom_call(void)
+{
+	struct vb_oom_storm s = { 0 };
+	u32 n;
+
+	/* Nothing short: no release, no storm. */
+	CHECK(vb_stall_pages_to_leak(&s, &defaults, 0, 100) == 0);
+	CHECK(!s.active);
+	/* Sized from the deficit, at least oom_pages, capped. */
+	CHECK(vb_stall_pages_to_leak(&s, &defaults, 10, 100) == 256);
+	CHECK(vb_stall_pages_to_leak(&s, &defaults, 3000, 100) == 3000);
+	CHECK(vb_stall_pages_to_leak(&s, &defaults, 1000000, 100) == 65536);
+	n = vb_stall_pages_to_leak(&s, &defaults, 3000, 100);
+	vb_oom_record(&s, n, 100, true);
+	CHECK(s.active && s.step == 0 && s.leaked == 3000);
+	CHECK(vb_oom_armed(&s, &defaults, 1100));
+	/* An armed storm is storm reclaim's, not another start. */
+	CHECK(vb_stall_pages_to_leak(&s, &defaults, 3000, 600) == 0);
+	CHECK(reclaim(&s, &defaults, 600, 3000) == 3000);
+	CHECK(s.step == 1 && s.leaked == 6000);
+	/* Once the window is over, a stall starts a fresh storm. */
+	CHECK(vb_stall_pages_to_leak(&s, &defaults, 500, 1601) == 500);
+	CHECK(!s.active && s.leaked == 0 && s.step == 0);
+}
+
 void test_oom_policy(void)
 {
+	test_stall_starts_storm_like_oom_call();
 	test_reclaim_needs_storm_and_deficit();
 	test_reclaim_sized_from_deficit();
 	test_reclaim_grows_with_storm();

@@ -49,6 +49,17 @@ def parse_kv(text, sep=None):
     return out
 
 
+def cache_disk(out, mib=1024, name="cache"):
+    """QEMU options for a sparse raw image the guest reads through
+    virtio-blk (/dev/vda): reading it fills clean, droppable page cache."""
+    img = os.path.join(out, name + ".img")
+    os.makedirs(out, exist_ok=True)
+    with open(img, "wb") as f:
+        f.truncate(mib << 20)
+    return ["-drive", "file=%s,if=none,id=cache0,format=raw,readonly=on" % img,
+            "-device", "virtio-blk-pci,drive=cache0"]
+
+
 def kernel_abi(kernel_dir):
     return os.listdir(os.path.join(kernel_dir, "lib", "modules"))[0]
 

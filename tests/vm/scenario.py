@@ -73,6 +73,16 @@ def reload_cycles(g, mem_mib, levels):
         assert g.actual_mib() == mem_mib, "cycle %d" % i
 
 
+def fill_page_cache(g, mib):
+    """Read mib of /dev/vda (guest.cache_disk) into clean page cache that
+    reclaim can drop. The kernel drops a block device's cache at its last
+    close, so a sleeper holds the device open for the rest of the boot."""
+    g.sh("insmod /lib/vb/virtio_blk.ko 2>/dev/null; until [ -b /dev/vda ]; do usleep 50000; done;"
+         " [ -e /tmp/vda-held ] || { (sleep 100000000 </dev/vda >/dev/null 2>&1 &);"
+         " touch /tmp/vda-held; }", timeout=30)
+    g.sh("dd if=/dev/vda of=/dev/null bs=1M count=%d 2>/dev/null" % mib, timeout=120)
+
+
 def run_hog(g, mib, timeout=180, pace=None):
     """Run the hog; pace=(MiB, ms) makes it a slow grower (MiB every ms).
     Returns dict(rc, ms or None, killed)."""
@@ -131,6 +141,14 @@ def delta(a, b, key, src="vmstat"):
     return b[src].get(key, 0) - a[src].get(key, 0)
 
 
+def rescue_calls(before, after):
+    """How often the driver answered a shortage between two snapshots: OOM
+    notifier calls, and stalls that started a storm before an OOM call
+    could (oom_stall_arm)."""
+    return (delta(before, after, "oom_calls", "vb") +
+            delta(before, after, "oom_stall_storms", "vb"))
+
+
 def rescue(g, driver, hog_mib, actual_mib=None):
     """With the balloon at actual_mib (None: no pressure), run the hog and
     report time, pages leaked and pages the hog needed beyond free memory."""
@@ -149,6 +167,8 @@ def rescue(g, driver, hog_mib, actual_mib=None):
         "leaked_pages": leaked, "needed_pages": needed,
         "over_leak": round(leaked / needed, 3) if needed else None,
         "vb_oom_calls": delta(before, after, "oom_calls", "vb"),
+        "vb_stall_storms": delta(before, after, "oom_stall_storms", "vb"),
+        "vb_rescue_calls": rescue_calls(before, after),
         "vb_oom_leaked": delta(before, after, "oom_leaked_pages", "vb"),
         "actual_after_mib": after["actual_mib"], "out": hog["out"],
     }

@@ -58,7 +58,7 @@ def test_rescue_section(bench):
             # Rescued by the balloon: something leaked, never more than it held.
             assert r["pressure_mib"] == p["pressure"]
             assert 0 < r["leaked_pages"] <= held, (name, r)
-    assert res["reps"][0]["rescue"]["vballoon"]["vb_oom_calls"] > 0
+    assert res["reps"][0]["rescue"]["vballoon"]["vb_rescue_calls"] > 0
 
 
 def test_trace_section(bench):
@@ -133,9 +133,13 @@ def test_shapes_breakdown(bench):
     assert b["rc"] == 0 and b["vbtrace_lost"] == 0
     assert b["released_pages"] == b["vmstat_deflate"] == b["vbtrace_oom_leak_pages"] > 0
     assert b["releases"] == b["vbtrace_oom_leak"] == b["vb_oom_releases"]
-    assert b["oom_calls"] == b["vb_oom_calls"] >= 1
+    assert b["oom_calls"] == b["vb_oom_calls"]
+    assert b["vb_oom_calls"] + b["vb_stall_storms"] >= 1
     # Equal on 6.1; one 6.12 run counted 35 allocstalls for 18 traced
     # direct reclaims (not explained yet), so only the bound is checked.
     assert 0 < b["direct_reclaims"] <= b["allocstall"]
     assert b["storms"] >= 1 and b["window_expiries"] == b["storms"] - 1
-    assert 0 <= b["first_stall_ms"] <= b["first_oom_ms"] <= b["span_ms"]
+    # The first release follows a stall (storm reclaim) or an OOM call.
+    assert 0 <= b["first_stall_ms"] <= b["first_release_ms"] <= b["span_ms"]
+    if b["first_oom_ms"] is not None:
+        assert b["first_stall_ms"] <= b["first_oom_ms"] <= b["span_ms"]

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from conftest import module_guest
-from guest import KERNEL_EXTRA_MIB, MIB, PAGES_PER_MIB
+from conftest import module_guest, stop_guest
+from guest import KERNEL_EXTRA_MIB, MIB, PAGES_PER_MIB, cache_disk
 from qmp import TIMEOUT_SCALE
 import scenario as sc
 
@@ -21,7 +21,16 @@ pytestmark = pytest.mark.allow_oom
 NO_REINFLATE = "reinflate_holdoff_ms=600000"
 
 
-gon = module_guest("oom-on", allow_oom=True, mem_mib=MEM, deflate_on_oom=True)
+
+@pytest.fixture(scope="module")
+def gon(boot_guest, build_dir):
+    """deflate-on-oom on, and a disk whose reads fill page cache (/dev/vda)."""
+    disk = cache_disk(os.path.join(build_dir, "vm"), name="oom-on")
+    g = boot_guest("oom-on", mem_mib=MEM, deflate_on_oom=True, qemu_args=disk)
+    yield g
+    stop_guest(g, allow_oom=True)
+
+
 goff = module_guest("oom-off", allow_oom=True, mem_mib=MEM, deflate_on_oom=False)
 
 
@@ -41,14 +50,20 @@ def driver(g, name="vballoon", params=""):
         sc.unload_driver(g, name)
 
 
-def test_rescue_keeps_hog_alive(gon):
-    with driver(gon, params=NO_REINFLATE) as g:
+@pytest.mark.parametrize("stall_arm", [1, 0])
+def test_rescue_keeps_hog_alive(gon, stall_arm):
+    """With oom_stall_arm the first hopeless stall starts the rescue and no
+    OOM call is needed; without it the OOM notifier starts it."""
+    with driver(gon, params="%s oom_stall_arm=%d" % (NO_REINFLATE, stall_arm)) as g:
         sc.inflate_to(g, PRESSURE)
         g.qmp.clear_events()
         r = sc.rescue(g, "vballoon", HOG)
         assert r["rc"] == 0, r
         assert r["oom_kill"] == 0
-        assert r["vb_oom_calls"] > 0
+        if stall_arm:
+            assert r["vb_stall_storms"] >= 1, r
+        else:
+            assert r["vb_oom_calls"] > 0 and r["vb_stall_storms"] == 0, r
         assert r["leaked_pages"] > 0
         # Every page the kernel counted as deflated was an OOM leak.
         assert r["leaked_pages"] == r["vb_oom_leaked"]
@@ -66,6 +81,7 @@ def test_no_rescue_without_feature(goff):
         assert r["oom_kill"] == 1
         assert r["leaked_pages"] == 0
         assert g.vb_stats()["oom_calls"] == 0
+        assert g.vb_stats()["oom_stall_storms"] == 0
         assert g.vb_stats()["deflate_on_oom"] == 0
         assert g.actual_mib() == PRESSURE
 
@@ -135,7 +151,7 @@ def test_memcg_oom_does_not_deflate(gon):
         assert rc == 137, out
         assert sc.delta(before, after, "oom_kill") == 1
         assert sc.delta(before, after, "balloon_deflate") == 0
-        assert sc.delta(before, after, "oom_calls", "vb") == 0
+        assert sc.rescue_calls(before, after) == 0
         g.sh("rmdir /sys/fs/cgroup/t")
 
 
@@ -146,7 +162,7 @@ def test_oom_storm(gon):
         before, after, hogs = sc.storm(g, 20, PRESSURE, HOG)
         assert [h for h in hogs if h["rc"] != 0] == []
         assert sc.delta(before, after, "oom_kill") == 0
-        assert sc.delta(before, after, "oom_calls", "vb") >= 20
+        assert sc.rescue_calls(before, after) >= 20
         assert (sc.delta(before, after, "balloon_deflate") ==
                 sc.delta(before, after, "oom_leaked_pages", "vb"))
 
@@ -198,10 +214,11 @@ def test_rescue_timing_same_boot(gon, build_dir):
 
 def test_storm_reclaim_replaces_oom_rounds(gon):
     """With storm reclaim the same spike needs fewer OOM calls: reclaim
-    takes the pages that later OOM rounds would have released."""
+    takes the pages that later OOM rounds would have released. The storm
+    starts from an OOM call here (oom_stall_arm=0)."""
     calls = {}
     for reclaim in (0, 1):
-        with driver(gon, params="oom_reclaim=%d" % reclaim) as g:
+        with driver(gon, params="oom_stall_arm=0 oom_reclaim=%d" % reclaim) as g:
             sc.inflate_to(g, PRESSURE)
             r = sc.rescue(g, "vballoon", HOG)
             st = g.vb_stats()
@@ -221,6 +238,37 @@ def test_reclaim_outside_storm_leaves_balloon(gon):
         g.sh("echo 3 > /proc/sys/vm/drop_caches; echo 1 > /proc/sys/vm/compact_memory")
         after = sc.snapshot(g)
         assert sc.delta(before, after, "balloon_deflate") == 0
+        assert after["vb"]["balloon_pages"] == (MEM - PRESSURE) * PAGES_PER_MIB
+        assert g.actual_mib() == PRESSURE
+
+
+def test_page_cache_pressure_leaves_balloon(gon):
+    """Page cache pressure alone keeps the balloon shut: a hog that needs
+    more than is free, but less than free plus clean page cache, gets it
+    from reclaim, which drops cache. No storm starts, by a stall or by an
+    OOM call, and no balloon page moves. (A bigger hog here makes the
+    kernel reclaim all of the cache and call the OOM killer, with
+    oom_stall_arm=0 too: the shortage is then real.)"""
+    with driver(gon) as g:
+        sc.inflate_to(g, PRESSURE)
+        g.sh("echo 3 > /proc/sys/vm/drop_caches")
+        free = g.meminfo()["MemFree"] // 1024
+        sc.fill_page_cache(g, free * 3 // 4)
+        before = sc.snapshot(g)
+        hog_mib = free * 5 // 8   # free memory, then a third of the cache
+        hog = sc.run_hog(g, hog_mib)
+        after = sc.snapshot(g)
+        assert hog["rc"] == 0 and sc.delta(before, after, "oom_kill") == 0, hog
+        # The hog's memory beyond what was free came from reclaimed cache.
+        needed = hog_mib * PAGES_PER_MIB - before["meminfo"]["MemFree"] // 4
+        steal = sc.delta(before, after, "pgsteal_file")
+        stalls = sum(sc.delta(before, after, k) for k in after["vmstat"]
+                     if k.startswith("allocstall"))
+        print("page cache pressure: needed %d pages, reclaimed %d, allocstall %d"
+              % (needed, steal, stalls))
+        assert needed > 0 and steal >= needed, (needed, steal)
+        assert sc.delta(before, after, "balloon_deflate") == 0
+        assert sc.rescue_calls(before, after) == 0
         assert after["vb"]["balloon_pages"] == (MEM - PRESSURE) * PAGES_PER_MIB
         assert g.actual_mib() == PRESSURE
 
