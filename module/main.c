@@ -69,7 +69,7 @@ VB_PARAM(oom_tell_late, 1, 0, 1,
 VB_PARAM(oom_reclaim, 1, 0, 1,
 	 "during an OOM storm, let reclaim take balloon pages; 0 = off");
 VB_PARAM(oom_stall_arm, 1, 0, 1,
-	 "a stalled allocation that only the balloon can satisfy (no page cache, no swap) starts a storm, as an OOM call would; 0 = OOM calls only");
+	 "a stalled allocation that only the balloon can satisfy (page cache, and anon memory with swap, below the zones' deficit) starts a storm, as an OOM call would; 0 = OOM calls only");
 VB_PARAM(reinflate_holdoff_ms, 10000, 0, 3600000,
 	 "no re-inflation for this long after an OOM release");
 VB_PARAM(report_order, 0, 0, 10,

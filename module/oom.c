@@ -6,8 +6,8 @@
  * Each OOM call comes after the allocator has retried reclaim many times in
  * vain, which costs far more than releasing pages. So an OOM call also arms
  * a storm, and so does the first stalled allocation that reclaim cannot
- * satisfy without the balloon (no page cache left, no swap; oom_stall_arm): for oom_window_ms the balloon offers its pages to reclaim through
- * a shrinker, and reclaim (direct or kswapd) takes from it what the
+ * satisfy without the balloon (oom_stall_arm): for oom_window_ms the
+ * balloon offers its pages to reclaim through a shrinker, and reclaim (direct or kswapd) takes from it what the
  * allocator needs, when it needs it, instead of failing towards the next
  * OOM call. Outside a storm the shrinker reports nothing to reclaim.
  *
@@ -142,7 +142,7 @@ static bool vb_storm_armed(struct vballoon *vb)
  * anon pages have no swap to go to. Only the balloon or the OOM killer
  * can make it up, so there is no point in waiting for the OOM call.
  */
-static bool vb_stall_hopeless(void)
+static bool vb_stall_hopeless(unsigned long deficit)
 {
 	unsigned long left;
 
@@ -153,20 +153,22 @@ static bool vb_stall_hopeless(void)
 	if (get_nr_swap_pages() > 0)
 		left += global_node_page_state(NR_ACTIVE_ANON) +
 			global_node_page_state(NR_INACTIVE_ANON);
-	return left < vb_wmark_deficit();
+	return left < deficit;
 }
 
 /*
- * Whether reclaim may take balloon pages now, and as what. Only the
- * allocator's reclaim (direct or kswapd, which set reclaim_state) may:
- * drop_caches and other shrinker callers never do.
+ * Whether reclaim may take balloon pages now, with zones deficit guest
+ * pages short of their high watermarks, and as what. Only the allocator's
+ * reclaim (direct or kswapd, which set reclaim_state) may: drop_caches and
+ * other shrinker callers never do.
  */
-static bool vb_reclaim_kind(struct vballoon *vb, enum vb_release_kind *kind)
+static bool vb_reclaim_kind(struct vballoon *vb, unsigned long deficit,
+			    enum vb_release_kind *kind)
 {
-	if (!current->reclaim_state || !vb_oom_reclaim_enabled())
+	if (!deficit || !current->reclaim_state || !vb_oom_reclaim_enabled())
 		return false;
 	*kind = vb_storm_armed(vb) ? VB_REL_RECLAIM : VB_REL_STALL;
-	return *kind == VB_REL_RECLAIM || vb_stall_hopeless();
+	return *kind == VB_REL_RECLAIM || vb_stall_hopeless(deficit);
 }
 
 /* Counts are in guest pages, the shrinker's unit. */
@@ -176,24 +178,24 @@ static unsigned long vb_reclaim_count(struct shrinker *s,
 	struct vballoon *vb = vb_shrinker_priv(s);
 	enum vb_release_kind kind;
 
-	if (!vb_reclaim_kind(vb, &kind) || !vb_wmark_deficit())
+	if (!vb_reclaim_kind(vb, vb_wmark_deficit(), &kind))
 		return 0;
 	return READ_ONCE(vb->num_pages) / VB_PAGES_PER_PAGE;
 }
 
-/* Pages to release for reclaim, sized from the watermark deficit. */
+/* Balloon pages to release for reclaim, sized from the deficit. */
 static unsigned int vb_reclaim_asked(struct vballoon *vb,
+				     unsigned long deficit,
 				     enum vb_release_kind kind)
 {
 	struct vb_oom_params params = vb_oom_params_now();
-	u64 deficit = (u64)vb_wmark_deficit() * VB_PAGES_PER_PAGE;
+	u64 want = (u64)deficit * VB_PAGES_PER_PAGE;
 	u64 now_ms = vb_now_ms(ktime_get_ns());
 
 	if (kind == VB_REL_STALL)
-		return vb_stall_pages_to_leak(&vb->oom_storm, &params,
-					      deficit, now_ms);
-	return vb_reclaim_pages_to_leak(&vb->oom_storm, &params, deficit,
-					now_ms);
+		return vb_stall_pages_to_leak(&vb->oom_storm, &params, want,
+					      now_ms);
+	return vb_reclaim_pages_to_leak(&vb->oom_storm, &params, want, now_ms);
 }
 
 static unsigned long vb_reclaim_scan(struct shrinker *s,
@@ -202,6 +204,7 @@ static unsigned long vb_reclaim_scan(struct shrinker *s,
 	struct vballoon *vb = vb_shrinker_priv(s);
 	enum vb_release_kind kind;
 	unsigned int asked = 0, got = 0;
+	unsigned long deficit;
 
 	/*
 	 * Never wait in reclaim: a busy storm is already releasing pages,
@@ -209,8 +212,9 @@ static unsigned long vb_reclaim_scan(struct shrinker *s,
 	 */
 	if (!mutex_trylock(&vb->storm_lock))
 		return SHRINK_STOP;
-	if (vb_reclaim_kind(vb, &kind))
-		asked = vb_reclaim_asked(vb, kind);
+	deficit = vb_wmark_deficit();
+	if (vb_reclaim_kind(vb, deficit, &kind))
+		asked = vb_reclaim_asked(vb, deficit, kind);
 	if (asked)
 		got = vb_oom_release(vb, asked, ktime_get_ns(), kind);
 	mutex_unlock(&vb->storm_lock);

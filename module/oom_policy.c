@@ -62,6 +62,12 @@ u32 vb_oom_pages_to_leak(struct vb_oom_storm *s, const struct vb_oom_params *p,
 	return vb_grow_and_cap(s, p, p->base_pages, ~0ULL);
 }
 
+/* A reclaim or stall release: at least the deficit and oom_pages. */
+static u64 vb_at_least_base(const struct vb_oom_params *p, u64 deficit)
+{
+	return deficit > p->base_pages ? deficit : p->base_pages;
+}
+
 /*
  * The latest release is used up (we are below the watermark again): what
  * the workload would use in pace_ms at the pace it used that release.
@@ -90,8 +96,7 @@ u32 vb_reclaim_pages_to_leak(const struct vb_oom_storm *s,
 {
 	if (!deficit || !s->active)
 		return 0;
-	return vb_grow_and_cap(s, p, deficit > p->base_pages ?
-				     deficit : p->base_pages,
+	return vb_grow_and_cap(s, p, vb_at_least_base(p, deficit),
 			       vb_pace_pages(s, p, now_ms));
 }
 
@@ -108,8 +113,7 @@ u32 vb_stall_pages_to_leak(struct vb_oom_storm *s,
 	vb_oom_refresh(s, p, now_ms);
 	if (!deficit || s->active)
 		return 0;
-	return vb_grow_and_cap(s, p, deficit > p->base_pages ?
-				     deficit : p->base_pages, ~0ULL);
+	return vb_grow_and_cap(s, p, vb_at_least_base(p, deficit), ~0ULL);
 }
 
 /*

@@ -124,8 +124,8 @@ static unsigned int vb_inflate(struct vballoon *vb, unsigned int want)
 
 /*
  * Return pages to the page allocator (after the host was told), as one
- * list: the allocator takes its per-cpu list lock once, not once a page,
- * which is time an OOM or reclaim release makes the allocation wait.
+ * list: the allocator takes its per-cpu list lock once a batch of pages,
+ * not once a page, which is time a release makes the allocation wait.
  */
 static void vb_release(struct vballoon *vb, struct list_head *pages)
 {

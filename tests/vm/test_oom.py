@@ -255,7 +255,7 @@ def test_page_cache_pressure_leaves_balloon(gon):
         free = g.meminfo()["MemFree"] // 1024
         sc.fill_page_cache(g, free * 3 // 4)
         before = sc.snapshot(g)
-        hog_mib = free * 5 // 8   # free memory, then a third of the cache
+        hog_mib = free * 5 // 8   # free memory, then part of the cache
         hog = sc.run_hog(g, hog_mib)
         after = sc.snapshot(g)
         assert hog["rc"] == 0 and sc.delta(before, after, "oom_kill") == 0, hog
