@@ -125,10 +125,13 @@ def test_fragmented_hint_goes_below_largest_order(vb_hint):
     assert h10["recs"] and all(r["pages"] == r["blocks"] * 1024 for r in h10["recs"])
     recs0 = h0["recs"]
     assert recs0 and recs0[0]["pages"] < recs0[0]["blocks"] * 1024
-    # No zone below its high watermark (boosted ones included: "high" in
-    # /proc/zoneinfo counts the boost), so kswapd had nothing to refill.
+    # Blocks below 4 MiB never take a zone below its high watermark
+    # (boosted ones included: "high" in /proc/zoneinfo counts the boost);
+    # the 4 MiB blocks before them are taken regardless, as upstream, so
+    # the last one may leave it up to 1024 pages short. Either way no zone
+    # is below low, where kswapd would wake to refill it.
     for name, z in h0["zones"].items():
-        assert z["free"] >= z["high"] - 64, (name, z)
+        assert z["free"] >= z["high"] - 1024 and z["free"] >= z["low"], (name, z)
     assert h0["kswapd_scanned"] == 0, h0
 
 
