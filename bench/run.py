@@ -90,9 +90,9 @@ def prepare(out):
     return kd, initrd
 
 
-def boot(kd, initrd, out, mem=MEM):
-    g = Guest(kd, initrd, mem_mib=mem, deflate_on_oom=True, name="bench-%d" % mem,
-              log_dir=os.path.join(out, "vm"), qemu_args=cache_disk(out)).boot()
+def boot(kd, initrd, out, mem=MEM, smp=1):
+    g = Guest(kd, initrd, mem_mib=mem, deflate_on_oom=True, name="bench-%d%s" % (mem, "-smp%d" % smp if smp > 1 else ""),
+              log_dir=os.path.join(out, "vm"), qemu_args=cache_disk(out), smp=smp).boot()
     g.qmp = LockedQMP(g.qmp)
     return g
 
@@ -179,6 +179,7 @@ def rescue(g, hog_mib, pressure, work=None, prep=None, tol_mib=0):
     after = sc.snapshot(g)
     return {
         "pressure_mib": pressure, "actual_before_mib": before["actual_mib"], "hog_mib": hog_mib, "rc": hog["rc"], "ms": hog["ms"],
+        "cpu_ms": hog.get("cpu_ms"),
         "survived": hog["rc"] == 0 and sc.delta(before, after, "oom_kill") == 0,
         "oom_kill": sc.delta(before, after, "oom_kill"),
         "leaked_pages": sc.delta(before, after, "balloon_deflate"),

@@ -30,12 +30,16 @@ SHAPES = [
     ("1024-80-3x", 1024, 80, 3.0, "spike"),
     ("2048-50-1x", 2048, 50, 1.0, "spike"),
     ("2048-90-3x", 2048, 90, 3.0, "spike"),
+    # A second vCPU: kswapd's releases run beside the workload, not between.
+    ("1024-75-1.5x-2cpu", 1024, 75, 1.5, "spike", 2),
+    ("2048-80-3x-2cpu", 2048, 80, 3.0, "spike", 2),
 ]
 SMOKE = [("1024-75-1.5x-two", 1024, 75, 1.5, "two")]
 
 
 def shape_dict(t):
-    return dict(zip(("name", "mem", "depth", "factor", "kind"), t))
+    """(name, guest MiB, balloon %, spike × free, kind[, vCPUs])."""
+    return {"smp": 1} | dict(zip(("name", "mem", "depth", "factor", "kind", "smp"), t))
 
 
 def pressure_mib(s):
@@ -245,6 +249,15 @@ def breakdown(evs):
     }
 
 
+KSWAPD_NS = ("for p in /proc/[0-9]*; do if [ \"$(cat $p/comm 2>/dev/null)\" = kswapd0 ];"
+             " then cut -d' ' -f1 $p/schedstat; fi; done")
+
+
+def kswapd_ns(g):
+    """kswapd0's time on the CPU so far (schedstat), ns."""
+    return int(g.sh(KSWAPD_NS).split()[0])
+
+
 def traced_rescue(g, s):
     """One vballoon rescue of shape s with tracefs recording; vbtrace runs
     alongside, its totals cross-check the tracepoint records."""
@@ -258,15 +271,18 @@ def traced_rescue(g, s):
     try:
         before = sc.snapshot(g)
         trace_start(g)
+        kswapd0 = kswapd_ns(g)
         g.sh("echo vbstart > %s/trace_marker" % TRACE)
         hog = work(g)
         g.sh("echo vbend > %s/trace_marker" % TRACE)
+        kswapd1 = kswapd_ns(g)
         evs, dropped = trace_stop(g)
         after = sc.snapshot(g)
     finally:
         summary = run.stop_tracer(g)[-1]
     b = breakdown(evs)
-    b.update(shape=s["name"], hog_ms=hog["ms"], rc=hog["rc"], trace_dropped=dropped,
+    b["kswapd_cpu_ms"] = round((kswapd1 - kswapd0) / 1e6, 1)
+    b.update(shape=s["name"], hog_ms=hog["ms"], hog_cpu_ms=hog["cpu_ms"], rc=hog["rc"], trace_dropped=dropped,
              vb_oom_calls=sc.delta(before, after, "oom_calls", "vb"),
              vb_stall_storms=sc.delta(before, after, "oom_stall_storms", "vb"),
              vb_oom_releases=sc.delta(before, after, "oom_releases", "vb"),
@@ -280,10 +296,11 @@ def traced_rescue(g, s):
 
 # ---- driver and report -------------------------------------------------------------
 
-def run_boot(kd, initrd, out, mem, shapes, reps, guest=None, ab=None):
-    """All reps of the shapes of one guest size in one boot (guest: reuse
-    that one, already warm), then a traced rescue of its worst shape."""
-    g = guest or run.boot(kd, initrd, out, mem)
+def run_boot(kd, initrd, out, mem, smp, shapes, reps, guest=None, ab=None):
+    """All reps of the shapes of one guest size and vCPU count in one boot
+    (guest: reuse that one, already warm), then a traced rescue of its
+    worst shape."""
+    g = guest or run.boot(kd, initrd, out, mem, smp)
     try:
         # The trace buffer, allocated before free memory is measured.
         g.sh("echo %d > %s/buffer_size_kb" % (TRACE_KB, TRACE))
@@ -315,6 +332,18 @@ def ratio(a, b):
     return a / b if a is not None and b else None
 
 
+def diff(a, b):
+    return a - b if a is not None and b is not None else None
+
+
+def cold_split(r):
+    """One rep's vballoon wall time over host-cold, as (hog CPU over
+    host-cold's, time the hog was off the CPU): the hog's own page faults
+    against the rest of the vCPU (kswapd's releases, workers, interrupts)."""
+    vb, cold = r["vballoon"], r.get("cold", {})
+    return (diff(vb.get("cpu_ms"), cold.get("cpu_ms")), diff(vb["ms"], vb.get("cpu_ms")))
+
+
 def summarize(s, reps):
     """Paired per-rep ratios; needed is the tight run's leak (first rep)."""
     needed = reps[0]["tight"]["leaked_pages"]
@@ -328,6 +357,9 @@ def summarize(s, reps):
         "vs_intree": per(lambda r: ratio(r["vballoon"]["ms"], r["virtio_balloon"]["ms"])),
         "cold_vs_none": per(lambda r: ratio(r.get("cold", {}).get("ms"), r["none"]["ms"])),
         "vs_cold": per(lambda r: ratio(r["vballoon"]["ms"], r.get("cold", {}).get("ms"))),
+        "over_cold_ms": per(lambda r: diff(r["vballoon"]["ms"], r.get("cold", {}).get("ms"))),
+        "cpu_over_cold_ms": per(lambda r: cold_split(r)[0]),
+        "off_cpu_ms": per(lambda r: cold_split(r)[1]),
         "needed_pages": needed,
         "over_leak": per(lambda r: ratio(r["vballoon"]["leaked_pages"], needed)),
         # Storm reclaim refills free memory into the watermark band, where
@@ -389,15 +421,15 @@ def markdown(res):
            "Median (min–max) over reps, ratios paired within a rep, ABBA order in one boot"
            " per guest size. Goals per shape: vballoon ≤ %.2g× no pressure, ≤ in-tree,"
            " leaked ≤ %.3g× needed." % (GOALS["vs_none"], GOALS["over_leak"]), "",
-           "| shape | guest MiB | balloon % | free MiB | spike MiB | kind | no pressure ms |"
+           "| shape | guest MiB | vCPUs | balloon % | free MiB | spike MiB | kind | no pressure ms |"
            " vballoon / none | in-tree / none | vballoon / in-tree | host-cold / none |"
            " vballoon / host-cold | leaked / needed |"
            " in-tree leaked / needed | needed pages | OOM calls | stall storms | pre-leak MiB | goals |",
-           "| --- " * 19 + "|"]
+           "| --- " * 20 + "|"]
     for s in res["shapes"]:
         st = s["summary"]
-        out.append("| %s | %d | %d | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s | %.0f | %s |" % (
-            s["name"], s["mem"], s["depth"], s["free_mib"], s["hog_mib"], s["kind"],
+        out.append("| %s | %d | %d | %d | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s | %.0f | %s |" % (
+            s["name"], s["mem"], s["smp"], s["depth"], s["free_mib"], s["hog_mib"], s["kind"],
             f(st["hog_ms_none"]), f(st["vs_none"]), f(st["intree_vs_none"]), f(st["vs_intree"]),
             f(st.get("cold_vs_none")), f(st.get("vs_cold")), f(st["over_leak"]), f(st["intree_over_leak"]), st["needed_pages"],
             f(st["oom_calls_vballoon"]), f(st.get("stall_storms_vballoon")), st["pre_leak_mib"],
@@ -413,6 +445,7 @@ def markdown(res):
     med = res["median_vs_none"]
     out += ["", "Median over the shapes that needed the balloon of vballoon / no pressure: %.3g (goal ≤ %.3g: %s)." % (
         med, GOALS["median_vs_none"], "met" if med <= GOALS["median_vs_none"] else "NOT met")]
+    out += cold_markdown(res)
     out += ab_markdown(res)
     b = res.get("breakdown")
     if b:
@@ -431,6 +464,28 @@ def markdown(res):
                           "e": res["host_load"]["end"]["other_qemus"],
                           "el": res["host_load"]["end"]["loadavg_1m"]}]
     return "\n".join(out) + "\n"
+
+
+def cold_markdown(res):
+    """vballoon's time over host-cold, split by the hog's own CPU time."""
+    f = run.fmt
+    single = [s for s in res["shapes"] if s["summary"]["needed_pages"]
+              and s["kind"] in ("spike", "cache") and s["summary"].get("off_cpu_ms")]
+    if not single:
+        return []
+    out = ["", "## vballoon over host-cold: the hog's CPU time against its time off the CPU", "",
+           "| shape | vballoon − host-cold ms | hog CPU, vballoon − host-cold ms |"
+           " hog off the CPU, vballoon ms |", "| --- " * 4 + "|"]
+    for s in single:
+        st = s["summary"]
+        out.append("| %s | %s | %s | %s |" % (s["name"], f(st["over_cold_ms"]),
+                                              f(st["cpu_over_cold_ms"]), f(st["off_cpu_ms"])))
+    out += ["", "Medians (min–max) of per-rep differences, single-hog shapes. The hog's CPU time"
+            " (getrusage) includes its page faults and the host's faults on first touch. Off the"
+            " CPU, its vCPU ran something else: kswapd's releases (the traced rescue's"
+            " kswapd_cpu_ms against release_ms_by_kswapd), workers, interrupts. With a second"
+            " vCPU kswapd runs beside the hog. Whole ms on both sides, so ±1 ms is rounding."]
+    return out
 
 
 def ab_markdown(res):
@@ -457,16 +512,17 @@ def ab_markdown(res):
 
 
 def matrix(kd, initrd, out, reps, shapes=SHAPES, guest=None, ab=None):
-    """Every shape, one boot per guest size (guest: reuse it for its size);
-    the worst shape of each boot is traced. ab: module parameters of an
-    extra vballoon arm in every rep. Returns the results dict."""
+    """Every shape, one boot per guest size and vCPU count (guest: reuse it
+    for its own); the worst shape of each boot is traced. ab: module
+    parameters of an extra vballoon arm in every rep. Returns the results
+    dict."""
     shapes = [shape_dict(t) for t in shapes]
     res = {"reps": reps, "pace": PACE, "cache_share": CACHE_SHARE, "shapes": shapes,
            "splats": [], "breakdowns": [], "ab": ab}
-    for mem in sorted({s["mem"] for s in shapes}):
-        reuse = guest if guest and guest.mem_mib == mem else None
-        trace, splats = run_boot(kd, initrd, out, mem, [s for s in shapes if s["mem"] == mem],
-                                 reps, reuse, ab)
+    for mem, smp in sorted({(s["mem"], s["smp"]) for s in shapes}):
+        reuse = guest if guest and (guest.mem_mib, guest.smp) == (mem, smp) else None
+        trace, splats = run_boot(kd, initrd, out, mem, smp, [
+            s for s in shapes if (s["mem"], s["smp"]) == (mem, smp)], reps, reuse, ab)
         res["breakdowns"].append(trace)
         res["splats"] += splats
     rescued = [s for s in shapes if s["summary"]["needed_pages"]] or shapes   # not the control

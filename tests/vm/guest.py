@@ -67,8 +67,9 @@ def kernel_abi(kernel_dir):
 class Guest:
     def __init__(self, kernel_dir, initrd, mem_mib=1024, deflate_on_oom=False,
                  stats_interval=None, name="guest", log_dir=None, append="",
-                 device_props="", qemu_args=()):
+                 device_props="", qemu_args=(), smp=1):
         self.kernel_dir = kernel_dir
+        self.smp = smp
         self.abi = kernel_abi(kernel_dir)
         self.initrd = initrd
         self.mem_mib = mem_mib
@@ -101,7 +102,7 @@ class Guest:
         kernel = os.path.join(self.kernel_dir, "boot", "vmlinuz-" + self.abi)
         return [
             "qemu-system-x86_64", "-accel", "tcg", "-m", str(self.mem_mib),
-            "-smp", "1", "-nographic", "-no-reboot", "-monitor", "none",
+            "-smp", str(self.smp), "-nographic", "-no-reboot", "-monitor", "none",
             "-kernel", kernel, "-initrd", self.initrd,
             "-append", " ".join(["console=ttyS0 quiet panic=-1", KERNEL_ARGS, self.append]),
             "-serial", "file:" + self.console_log,

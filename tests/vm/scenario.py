@@ -9,7 +9,7 @@ from guest import PAGES_PER_MIB
 
 VBALLOON = "/lib/vb/vballoon.ko"
 INTREE = "/lib/vb/virtio_balloon.ko"
-HOG_RE = re.compile(r"hog mib=(\d+) ms=(\d+)")
+HOG_RE = re.compile(r"hog mib=(\d+) ms=(\d+)(?: cpu_ms=(\d+))?")
 
 
 def load_driver(g, driver, params=""):
@@ -85,21 +85,25 @@ def fill_page_cache(g, mib):
 
 def run_hog(g, mib, timeout=180, pace=None):
     """Run the hog; pace=(MiB, ms) makes it a slow grower (MiB every ms).
-    Returns dict(rc, ms or None, killed)."""
+    Returns dict(rc, ms or None, cpu_ms: its own CPU time, killed)."""
     rc, out = g.run("hog %d%s" % (mib, " 0 %d %d" % pace if pace else ""),
                     timeout=timeout)
-    m = HOG_RE.search(out)
-    return {"rc": rc, "ms": int(m.group(2)) if m and rc == 0 else None,
+    m = HOG_RE.search(out) if rc == 0 else None
+    return {"rc": rc, "ms": int(m.group(2)) if m else None,
+            "cpu_ms": int(m.group(3)) if m and m.group(3) else None,
             "killed": rc in (137, -9), "out": out}
 
 
 def run_hogs(g, mibs, timeout=180):
-    """Hogs started together; ms is the slowest one's, rc the last failure."""
+    """Hogs started together; ms is the slowest one's, cpu_ms their sum, rc
+    the last failure."""
     cmd = "rc=0; " + "".join("hog %d & p%d=$!; " % (m, i) for i, m in enumerate(mibs))
     cmd += "".join("wait $p%d || rc=$?; " % i for i in range(len(mibs))) + "exit $rc"
     rc, out = g.run(cmd, timeout=timeout)
-    ms = [int(m.group(2)) for m in HOG_RE.finditer(out)]
-    return {"rc": rc, "ms": max(ms) if rc == 0 and len(ms) == len(mibs) else None,
+    done = list(HOG_RE.finditer(out)) if rc == 0 else []
+    ok = len(done) == len(mibs)
+    return {"rc": rc, "ms": max(int(m.group(2)) for m in done) if ok else None,
+            "cpu_ms": sum(int(m.group(3) or 0) for m in done) if ok else None,
             "killed": rc in (137, -9), "out": out}
 
 

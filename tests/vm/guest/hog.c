@@ -1,9 +1,11 @@
-/* Allocate and touch N MiB, report elapsed time: "hog mib=N ms=T".
+/* Allocate and touch N MiB, report elapsed and CPU time (user + system):
+ * "hog mib=N ms=T cpu_ms=C".
  * Optional: seconds to hold the memory before exiting, and a pace (a slow
  * grower): STEP_MIB every STEP_MS, e.g. "hog 300 0 10 100". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -13,6 +15,15 @@ static long now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static long cpu_ms(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000L +
+	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000L;
 }
 
 int main(int argc, char **argv)
@@ -50,7 +61,8 @@ int main(int argc, char **argv)
 		}
 		memset(p, 0x5a, chunk);
 	}
-	printf("hog mib=%ld ms=%ld\n", mib, now_ms() - start);
+	printf("hog mib=%ld ms=%ld cpu_ms=%ld\n", mib, now_ms() - start,
+	       cpu_ms());
 	fflush(stdout);
 	if (hold > 0)
 		sleep(hold);
