@@ -152,21 +152,28 @@ def one_rep(g, shapes, rep, ab=None):
 
 TRACE = "/sys/kernel/tracing"
 TRACE_KB = 16384
+# kprobes: (event, function); each also gets a kretprobe, event + "_ret".
+PROBES = (("oom", "out_of_memory"), ("dequeue", "balloon_page_list_dequeue"),
+          ("free", "put_pages_list"))
 EVENTS = ("vballoon/vballoon_oom_leak", "vmscan/mm_vmscan_direct_reclaim_begin",
           "vmscan/mm_vmscan_direct_reclaim_end", "oom/reclaim_retry_zone",
-          "vmscan/mm_vmscan_kswapd_wake", "vmscan/mm_vmscan_kswapd_sleep",
-          "vbbench/oom", "vbbench/oom_ret")
+          "vmscan/mm_vmscan_kswapd_wake", "vmscan/mm_vmscan_kswapd_sleep") + tuple(
+              "vbbench/" + e + r for e, _ in PROBES for r in ("", "_ret"))
 LINE = re.compile(r"^\s*(.+?)-(\d+)\s+\[\d+\]\s+(?:\S+\s+)?([\d.]+):\s+(\w+):\s*(.*)$")
 
 
 def trace_start(g):
     """The vballoon tracepoint, the kernel's direct reclaim and reclaim retry
-    tracepoints and a kprobe on out_of_memory(), in tracefs (one clock)."""
-    g.sh("T=%s; echo 0 > $T/tracing_on; echo > $T/trace; echo 0 > $T/options/overwrite;"
-         " echo 'p:vbbench/oom out_of_memory' > $T/kprobe_events;"
-         " echo 'r:vbbench/oom_ret out_of_memory ret=$retval' >> $T/kprobe_events;"
+    tracepoints, and kprobes on out_of_memory() and on the two halves of a
+    release (taking pages off the balloon list, freeing them), in tracefs
+    (one clock)."""
+    # No $retval: a kernel with BTF refuses it on a void function.
+    probes = "".join("echo 'p:vbbench/%s %s' >> $T/kprobe_events; echo 'r:vbbench/%s_ret %s'"
+                     " >> $T/kprobe_events; " % (e, f, e, f) for e, f in PROBES)
+    g.sh("set -e; T=%s; echo 0 > $T/tracing_on; echo > $T/trace; echo 0 > $T/options/overwrite;"
+         " echo > $T/kprobe_events; %s"
          " for e in %s; do echo 1 > $T/events/$e/enable; done; echo 1 > $T/tracing_on"
-         % (TRACE, " ".join(EVENTS)))
+         % (TRACE, probes, " ".join(EVENTS)))
 
 
 def trace_stop(g):
@@ -190,7 +197,8 @@ def trace_stop(g):
 def breakdown(evs):
     """Times in ms from the hog's start marker: first stall to first OOM
     call, OOM calls, storms (a storm restarts at step 0 once its window
-    expired), release time against direct reclaim time."""
+    expired), release time (and its two halves) against direct reclaim
+    time."""
     marks = [t for t, _, n, _, txt in evs if n == "tracing_mark_write"]
     t0 = marks[0]
     t1 = marks[1] if len(marks) > 1 else evs[-1][0]
@@ -198,7 +206,8 @@ def breakdown(evs):
     begin, reclaim_ms, oom_in, oom_ms = {}, 0.0, {}, 0.0
     stalls, ooms, leaks, retries, gaps = [], [], [], 0, []
     last_leak, kswapd_on, kswapd_ms = None, None, 0.0
-    for t, pid, n, kv, _ in evs:
+    half_in, half_ms = {}, {"dequeue": 0.0, "free": 0.0}
+    for t, pid, n, kv, txt in evs:
         if n == "mm_vmscan_kswapd_wake" and kswapd_on is None:
             kswapd_on = max(t, t0)
         elif n == "mm_vmscan_kswapd_sleep" and kswapd_on is not None:
@@ -217,6 +226,12 @@ def breakdown(evs):
             gaps.append((t - first) * 1000)
         elif n == "oom_ret" and pid in oom_in:
             oom_ms += (t - oom_in.pop(pid)) * 1000
+        elif n in ("dequeue", "free"):
+            half_in[(pid, n)] = t
+        elif n in ("dequeue_ret", "free_ret") and (pid, n[:-4]) in half_in:
+            t_in = half_in.pop((pid, n[:-4]))
+            if "[vballoon]" in txt:     # called by the driver, not the kernel
+                half_ms[n[:-4]] += (t - t_in) * 1000
         elif n == "vballoon_oom_leak":
             leaks.append((t, int(kv["freed"]), int(kv["ns"]), int(kv["step"]),
                           kv["comm"].startswith("kswapd")))
@@ -242,6 +257,9 @@ def breakdown(evs):
         "release_ms": round(release_ms, 1),
         "releases_by_kswapd": sum(1 for x in leaks if x[4]),
         "release_ms_by_kswapd": round(sum(x[2] for x in leaks if x[4]) / 1e6, 1),
+        # Inside releases: balloon_page_list_dequeue(), put_pages_list().
+        "release_dequeue_ms": round(half_ms["dequeue"], 1),
+        "release_free_ms": round(half_ms["free"], 1),
         "kswapd_awake_ms": round(kswapd_ms, 1),
         "direct_reclaims": len(stalls), "direct_reclaim_ms": round(reclaim_ms, 1),
         "reclaim_retry_zone": retries,
@@ -419,7 +437,7 @@ def markdown(res):
     out = ["# vballoon shape matrix (%s, guest %s, %d reps, wall %.1f min)" % (
                res["date"], res["guest_abi"], res["reps"], res["wall_s"] / 60), "",
            "Median (min–max) over reps, ratios paired within a rep, ABBA order in one boot"
-           " per guest size. Goals per shape: vballoon ≤ %.2g× no pressure, ≤ in-tree,"
+           " per guest size and vCPU count. Goals per shape: vballoon ≤ %.2g× no pressure, ≤ in-tree,"
            " leaked ≤ %.3g× needed." % (GOALS["vs_none"], GOALS["over_leak"]), "",
            "| shape | guest MiB | vCPUs | balloon % | free MiB | spike MiB | kind | no pressure ms |"
            " vballoon / none | in-tree / none | vballoon / in-tree | host-cold / none |"

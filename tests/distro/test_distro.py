@@ -3,7 +3,6 @@ administrator uses them, in order: install (DKMS builds in the guest),
 reboot, binding, balloon, OOM rescue, exporter, metrics, purge, reboot.
 Each test needs the ones before it. Truth comes from QMP, /proc/vmstat,
 sysfs and dpkg, never from the code under test."""
-import os
 import re
 import time
 

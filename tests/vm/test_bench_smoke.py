@@ -108,8 +108,11 @@ def test_shapes_section(bench):
         assert s["hog_mib"] > 0 and s["free_mib"] > 0
         runs = s["reps"][0]
         assert set(runs) == {"none", "vballoon", "virtio_balloon", "tight", "cold"}
+        hogs = 2 if s["kind"] == "two" else 1
         for name, r in runs.items():
             assert r["survived"] and r["oom_kill"] == 0, (name, r)
+            # Each hog's own CPU time (getrusage) within its wall time.
+            assert 0 < r["cpu_ms"] <= hogs * r["ms"] + 2 * hogs, (name, r)
         assert runs["none"]["leaked_pages"] == 0
         # The host-cold floor starts with the need (and the margin) out of
         # the balloon, as QMP saw it.
@@ -139,6 +142,12 @@ def test_shapes_breakdown(bench):
     # direct reclaims (not explained yet), so only the bound is checked.
     assert 0 < b["direct_reclaims"] <= b["allocstall"]
     assert b["storms"] >= 1 and b["window_expiries"] == b["storms"] - 1
+    # kswapd's run time (schedstat) covers the releases it made (tracepoint
+    # ktime); 10 % and 1 ms for interrupt time that schedstat may leave out.
+    assert b["kswapd_cpu_ms"] >= 0.9 * b["release_ms_by_kswapd"] - 1
+    # The kprobed halves of the releases lie inside the releases' own time.
+    assert b["release_dequeue_ms"] > 0 and b["release_free_ms"] > 0
+    assert b["release_dequeue_ms"] + b["release_free_ms"] <= b["release_ms"] + 0.2
     # The first release follows a stall (storm reclaim) or an OOM call.
     assert 0 <= b["first_stall_ms"] <= b["first_release_ms"] <= b["span_ms"]
     if b["first_oom_ms"] is not None:
