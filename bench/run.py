@@ -91,8 +91,9 @@ def prepare(out):
 
 
 def boot(kd, initrd, out, mem=MEM, smp=1):
-    g = Guest(kd, initrd, mem_mib=mem, deflate_on_oom=True, name="bench-%d%s" % (mem, "-smp%d" % smp if smp > 1 else ""),
-              log_dir=os.path.join(out, "vm"), qemu_args=cache_disk(out), smp=smp).boot()
+    name = "bench-%d" % mem + ("-smp%d" % smp if smp > 1 else "")
+    g = Guest(kd, initrd, mem_mib=mem, deflate_on_oom=True, name=name, smp=smp,
+              log_dir=os.path.join(out, "vm"), qemu_args=cache_disk(out)).boot()
     g.qmp = LockedQMP(g.qmp)
     return g
 

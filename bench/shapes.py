@@ -502,7 +502,7 @@ def cold_markdown(res):
             " (getrusage) includes its page faults and the host's faults on first touch. Off the"
             " CPU, its vCPU ran something else: kswapd's releases (the traced rescue's"
             " kswapd_cpu_ms against release_ms_by_kswapd), workers, interrupts. With a second"
-            " vCPU kswapd runs beside the hog. Whole ms on both sides, so ±1 ms is rounding."]
+            " vCPU kswapd runs beside the hog. Both sides are whole ms, so ±2 ms is rounding."]
     return out
 
 
