@@ -180,7 +180,7 @@ def rescue(g, hog_mib, pressure, work=None, prep=None, tol_mib=0):
     after = sc.snapshot(g)
     return {
         "pressure_mib": pressure, "actual_before_mib": before["actual_mib"], "hog_mib": hog_mib, "rc": hog["rc"], "ms": hog["ms"],
-        "cpu_ms": hog.get("cpu_ms"),
+        "cpu_ms": hog.get("cpu_ms"), "span_ms": hog.get("span_ms"),
         "survived": hog["rc"] == 0 and sc.delta(before, after, "oom_kill") == 0,
         "oom_kill": sc.delta(before, after, "oom_kill"),
         "leaked_pages": sc.delta(before, after, "balloon_deflate"),

@@ -1,6 +1,6 @@
 """The shape matrix: OOM rescue across guest sizes, balloon depths, spike
-sizes and allocation patterns, vballoon against the in-tree driver, ABBA
-order in one boot per guest size. Spikes are sized from the free memory
+sizes, allocation patterns and vCPU counts, vballoon against the in-tree
+driver, ABBA order in one boot per guest size and vCPU count. Spikes are sized from the free memory
 measured at the shape's balloon depth. See bench/README.md."""
 import os
 import re
@@ -194,6 +194,18 @@ def trace_stop(g):
     return evs, dropped
 
 
+def release_halves(leaks, halves):
+    """ms in each kprobed half, counting only calls inside a release of the
+    same task (a release's tracepoint fires at its end, with its length):
+    the worker deflating or inflating calls the same functions."""
+    out = {"dequeue": 0.0, "free": 0.0}
+    for pid, name, t_in, t_out in halves:
+        if any(p == pid and t - ns / 1e9 <= t_in and t_out <= t
+               for t, _, ns, _, _, p in leaks):
+            out[name] += (t_out - t_in) * 1000
+    return out
+
+
 def breakdown(evs):
     """Times in ms from the hog's start marker: first stall to first OOM
     call, OOM calls, storms (a storm restarts at step 0 once its window
@@ -206,8 +218,8 @@ def breakdown(evs):
     begin, reclaim_ms, oom_in, oom_ms = {}, 0.0, {}, 0.0
     stalls, ooms, leaks, retries, gaps = [], [], [], 0, []
     last_leak, kswapd_on, kswapd_ms = None, None, 0.0
-    half_in, half_ms = {}, {"dequeue": 0.0, "free": 0.0}
-    for t, pid, n, kv, txt in evs:
+    half_in, halves = {}, []
+    for t, pid, n, kv, _ in evs:
         if n == "mm_vmscan_kswapd_wake" and kswapd_on is None:
             kswapd_on = max(t, t0)
         elif n == "mm_vmscan_kswapd_sleep" and kswapd_on is not None:
@@ -229,18 +241,17 @@ def breakdown(evs):
         elif n in ("dequeue", "free"):
             half_in[(pid, n)] = t
         elif n in ("dequeue_ret", "free_ret") and (pid, n[:-4]) in half_in:
-            t_in = half_in.pop((pid, n[:-4]))
-            if "[vballoon]" in txt:     # called by the driver, not the kernel
-                half_ms[n[:-4]] += (t - t_in) * 1000
+            halves.append((pid, n[:-4], half_in.pop((pid, n[:-4])), t))
         elif n == "vballoon_oom_leak":
             leaks.append((t, int(kv["freed"]), int(kv["ns"]), int(kv["step"]),
-                          kv["comm"].startswith("kswapd")))
+                          kv["comm"].startswith("kswapd"), pid))
             last_leak = t
         elif n == "reclaim_retry_zone":
             retries += 1
     if kswapd_on is not None:
         kswapd_ms += (t1 - kswapd_on) * 1000
     release_ms = sum(x[2] for x in leaks) / 1e6
+    half_ms = release_halves(leaks, halves)
     return {
         "span_ms": ms(t1),
         "first_stall_ms": ms(stalls[0]) if stalls else None,
@@ -354,10 +365,16 @@ def diff(a, b):
     return a - b if a is not None and b is not None else None
 
 
-def cold_split(r):
+SINGLE_HOG = ("spike", "cache")     # one hog that never sleeps
+
+
+def cold_split(s, r):
     """One rep's vballoon wall time over host-cold, as (hog CPU over
     host-cold's, time the hog was off the CPU): the hog's own page faults
-    against the rest of the vCPU (kswapd's releases, workers, interrupts)."""
+    against the rest of the vCPU (kswapd's releases, workers, interrupts).
+    Only for one hog that never sleeps: (None, None) otherwise."""
+    if s["kind"] not in SINGLE_HOG:
+        return None, None
     vb, cold = r["vballoon"], r.get("cold", {})
     return (diff(vb.get("cpu_ms"), cold.get("cpu_ms")), diff(vb["ms"], vb.get("cpu_ms")))
 
@@ -376,8 +393,8 @@ def summarize(s, reps):
         "cold_vs_none": per(lambda r: ratio(r.get("cold", {}).get("ms"), r["none"]["ms"])),
         "vs_cold": per(lambda r: ratio(r["vballoon"]["ms"], r.get("cold", {}).get("ms"))),
         "over_cold_ms": per(lambda r: diff(r["vballoon"]["ms"], r.get("cold", {}).get("ms"))),
-        "cpu_over_cold_ms": per(lambda r: cold_split(r)[0]),
-        "off_cpu_ms": per(lambda r: cold_split(r)[1]),
+        "cpu_over_cold_ms": per(lambda r: cold_split(s, r)[0]),
+        "off_cpu_ms": per(lambda r: cold_split(s, r)[1]),
         "needed_pages": needed,
         "over_leak": per(lambda r: ratio(r["vballoon"]["leaked_pages"], needed)),
         # Storm reclaim refills free memory into the watermark band, where
@@ -488,7 +505,7 @@ def cold_markdown(res):
     """vballoon's time over host-cold, split by the hog's own CPU time."""
     f = run.fmt
     single = [s for s in res["shapes"] if s["summary"]["needed_pages"]
-              and s["kind"] in ("spike", "cache") and s["summary"].get("off_cpu_ms")]
+              and s["summary"].get("off_cpu_ms")]
     if not single:
         return []
     out = ["", "## vballoon over host-cold: the hog's CPU time against its time off the CPU", "",
@@ -499,7 +516,8 @@ def cold_markdown(res):
         out.append("| %s | %s | %s | %s |" % (s["name"], f(st["over_cold_ms"]),
                                               f(st["cpu_over_cold_ms"]), f(st["off_cpu_ms"])))
     out += ["", "Medians (min–max) of per-rep differences, single-hog shapes. The hog's CPU time"
-            " (getrusage) includes its page faults and the host's faults on first touch. Off the"
+            " (its allocation loop's) includes its page faults and the host's faults on first"
+            " touch. Off the"
             " CPU, its vCPU ran something else: kswapd's releases (the traced rescue's"
             " kswapd_cpu_ms against release_ms_by_kswapd), workers, interrupts. With a second"
             " vCPU kswapd runs beside the hog. Both sides are whole ms, so ±2 ms is rounding."]

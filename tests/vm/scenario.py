@@ -9,7 +9,7 @@ from guest import PAGES_PER_MIB
 
 VBALLOON = "/lib/vb/vballoon.ko"
 INTREE = "/lib/vb/virtio_balloon.ko"
-HOG_RE = re.compile(r"hog mib=(\d+) ms=(\d+)(?: cpu_ms=(\d+))?")
+HOG_RE = re.compile(r"hog mib=(\d+) ms=(\d+)(?: cpu_ms=(\d+) start_ms=(\d+))?")
 
 
 def load_driver(g, driver, params=""):
@@ -95,15 +95,19 @@ def run_hog(g, mib, timeout=180, pace=None):
 
 
 def run_hogs(g, mibs, timeout=180):
-    """Hogs started together; ms is the slowest one's, cpu_ms their sum, rc
-    the last failure."""
+    """Hogs started together; ms is the slowest one's, rc the last failure,
+    cpu_ms their CPU time summed, span_ms from the first start to the last
+    end (None without every hog's times)."""
     cmd = "rc=0; " + "".join("hog %d & p%d=$!; " % (m, i) for i, m in enumerate(mibs))
     cmd += "".join("wait $p%d || rc=$?; " % i for i in range(len(mibs))) + "exit $rc"
     rc, out = g.run(cmd, timeout=timeout)
     done = list(HOG_RE.finditer(out)) if rc == 0 else []
     ok = len(done) == len(mibs)
+    timed = ok and all(m.group(3) for m in done)
+    ends = [int(m.group(4)) + int(m.group(2)) for m in done] if timed else []
     return {"rc": rc, "ms": max(int(m.group(2)) for m in done) if ok else None,
-            "cpu_ms": sum(int(m.group(3) or 0) for m in done) if ok else None,
+            "cpu_ms": sum(int(m.group(3)) for m in done) if timed else None,
+            "span_ms": max(ends) - min(int(m.group(4)) for m in done) if timed else None,
             "killed": rc in (137, -9), "out": out}
 
 
