@@ -7,9 +7,9 @@
  * vain, which costs far more than releasing pages. So an OOM call also arms
  * a storm, and so does the first stalled allocation that reclaim cannot
  * satisfy without the balloon (oom_stall_arm): for oom_window_ms the
- * balloon offers its pages to reclaim through a shrinker, and reclaim (direct or kswapd) takes from it what the
- * allocator needs, when it needs it, instead of failing towards the next
- * OOM call. Outside a storm the shrinker reports nothing to reclaim.
+ * balloon offers its pages to reclaim through a shrinker, and reclaim
+ * (direct or kswapd) takes from it what the allocator needs, when it needs
+ * it, instead of failing towards the next OOM call. Outside a storm the shrinker reports nothing to reclaim.
  *
  * Reclaim asks again and again while memory is short, and at low priority
  * for far more than the allocation needs, so its requests do not size a
@@ -157,18 +157,23 @@ static bool vb_stall_hopeless(unsigned long deficit)
 }
 
 /*
- * Whether reclaim may take balloon pages now, with zones deficit guest
- * pages short of their high watermarks, and as what. Only the allocator's
- * reclaim (direct or kswapd, which set reclaim_state) may: drop_caches and
- * other shrinker callers never do.
+ * Whether reclaim may take balloon pages now, and as what; *deficit is
+ * how many guest pages the zones lack to their high watermarks. Only the
+ * allocator's reclaim (direct or kswapd, which set reclaim_state) may:
+ * drop_caches and other shrinker callers never do. The cheap checks come
+ * first, as reclaim calls this on every pass: the zone walk comes last.
  */
-static bool vb_reclaim_kind(struct vballoon *vb, unsigned long deficit,
+static bool vb_reclaim_kind(struct vballoon *vb, unsigned long *deficit,
 			    enum vb_release_kind *kind)
 {
-	if (!deficit || !current->reclaim_state || !vb_oom_reclaim_enabled())
+	if (!current->reclaim_state || !vb_oom_reclaim_enabled() ||
+	    !READ_ONCE(vb->num_pages))
+		return false;
+	*deficit = vb_wmark_deficit();
+	if (!*deficit)
 		return false;
 	*kind = vb_storm_armed(vb) ? VB_REL_RECLAIM : VB_REL_STALL;
-	return *kind == VB_REL_RECLAIM || vb_stall_hopeless(deficit);
+	return *kind == VB_REL_RECLAIM || vb_stall_hopeless(*deficit);
 }
 
 /* Counts are in guest pages, the shrinker's unit. */
@@ -177,8 +182,9 @@ static unsigned long vb_reclaim_count(struct shrinker *s,
 {
 	struct vballoon *vb = vb_shrinker_priv(s);
 	enum vb_release_kind kind;
+	unsigned long deficit;
 
-	if (!vb_reclaim_kind(vb, vb_wmark_deficit(), &kind))
+	if (!vb_reclaim_kind(vb, &deficit, &kind))
 		return 0;
 	return READ_ONCE(vb->num_pages) / VB_PAGES_PER_PAGE;
 }
@@ -212,8 +218,7 @@ static unsigned long vb_reclaim_scan(struct shrinker *s,
 	 */
 	if (!mutex_trylock(&vb->storm_lock))
 		return SHRINK_STOP;
-	deficit = vb_wmark_deficit();
-	if (vb_reclaim_kind(vb, deficit, &kind))
+	if (vb_reclaim_kind(vb, &deficit, &kind))
 		asked = vb_reclaim_asked(vb, deficit, kind);
 	if (asked)
 		got = vb_oom_release(vb, asked, ktime_get_ns(), kind);
