@@ -9,6 +9,7 @@ MEM = 1024
 IOTHREAD = ["-object", "iothread,id=io0"]
 REPORT = "free-page-reporting=on"
 HINT = "free-page-hint=on,iothread=io0"
+BLOCK_PAGES = 1024   # a hint block at hint_order 10 (the default): 4 MiB
 U64_UNSET = (1 << 64) - 1
 F_STATS_VQ, F_DEFLATE_ON_OOM, F_FREE_PAGE_HINT, F_PAGE_POISON, F_REPORTING = 1, 2, 3, 4, 5
 

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from conftest import stop_guest
-from freemem import (HINT, IOTHREAD, MEM, cancel_migration, check_order_param, default_bw,
+from freemem import (BLOCK_PAGES, HINT, IOTHREAD, MEM, cancel_migration, check_order_param, default_bw,
                      finish_migration, kswapd_settled, migrate, migrate_status, spike,
                      vb_stat, wait_for, wait_free_back)
 from guest import PAGES_PER_MIB
@@ -80,7 +80,7 @@ def test_hint_trace_matches_counters(vb_hint):
     recs = trace_stop(g, "vballoon_hint")
     assert len(recs) == st1["hint_runs"] - st0["hint_runs"] > 0
     assert sum(r["pages"] for r in recs) == st1["hinted_pages"] - st0["hinted_pages"]
-    assert all(r["blocks"] <= r["pages"] <= r["blocks"] * 1024 and r["cmd_id"] > 1 for r in recs)
+    assert all(r["blocks"] <= r["pages"] <= r["blocks"] * BLOCK_PAGES and r["cmd_id"] > 1 for r in recs)
 
 
 def test_hint_order_param(vb_hint):
@@ -122,7 +122,7 @@ def test_fragmented_hint_goes_below_largest_order(vb_hint):
     h10 = hint_fragmented(g, 10)
     h0 = hint_fragmented(g, 0)
     print("while held: hint_order=10 %s; hint_order=0 %s" % (h10, h0))
-    assert h10["recs"] and all(r["pages"] == r["blocks"] * 1024 for r in h10["recs"])
+    assert h10["recs"] and all(r["pages"] == r["blocks"] * BLOCK_PAGES for r in h10["recs"])
     recs0 = h0["recs"]
     assert recs0 and recs0[0]["pages"] < recs0[0]["blocks"] * 1024
     # Blocks below 4 MiB never take a zone below its high watermark
