@@ -6,8 +6,8 @@ import time
 import pytest
 
 from conftest import stop_guest
-from freemem import (BLOCK_PAGES, HINT, IOTHREAD, MEM, cancel_migration, check_order_param, default_bw,
-                     finish_migration, kswapd_settled, migrate, migrate_status, spike,
+from freemem import (BLOCK_PAGES, HINT, IOTHREAD, MEM, cancel_migration, check_order_param,
+                     default_bw, finish_migration, kswapd_settled, migrate, migrate_status, spike,
                      vb_stat, wait_for, wait_free_back)
 from guest import PAGES_PER_MIB
 import scenario as sc
@@ -80,7 +80,8 @@ def test_hint_trace_matches_counters(vb_hint):
     recs = trace_stop(g, "vballoon_hint")
     assert len(recs) == st1["hint_runs"] - st0["hint_runs"] > 0
     assert sum(r["pages"] for r in recs) == st1["hinted_pages"] - st0["hinted_pages"]
-    assert all(r["blocks"] <= r["pages"] <= r["blocks"] * BLOCK_PAGES and r["cmd_id"] > 1 for r in recs)
+    assert all(r["blocks"] <= r["pages"] <= r["blocks"] * BLOCK_PAGES and r["cmd_id"] > 1
+               for r in recs)
 
 
 def test_hint_order_param(vb_hint):

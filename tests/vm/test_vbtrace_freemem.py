@@ -7,8 +7,8 @@ import time
 import pytest
 
 from conftest import stop_guest
-from freemem import (BLOCK_PAGES, HINT, IOTHREAD, MEM, REPORT, finish_migration, migrate, reports_idle, spike,
-                     wait_for)
+from freemem import (BLOCK_PAGES, HINT, IOTHREAD, MEM, REPORT, finish_migration, migrate,
+                     reports_idle, spike, wait_for)
 from guest import PAGES_PER_MIB
 from test_vbtrace import check_schema, records, start_tracer, stop_tracer, sysfs
 import scenario as sc
