@@ -80,7 +80,24 @@ static __always_inline void account_ns(unsigned int hist, __u64 ns)
 	__sync_fetch_and_add(&t->hist_ns[hist], ns);
 }
 
-static __always_inline struct vb_event *reserve(unsigned int type)
+/* The levels a record carries, read once so that its fields agree. */
+struct levels {
+	unsigned int balloon;
+	unsigned int target;
+	unsigned int flags;
+};
+
+static __always_inline struct levels shared_levels(void)
+{
+	return (struct levels){
+		.balloon = *(volatile unsigned int *)&last_balloon_pages,
+		.target = *(volatile unsigned int *)&last_target_pages,
+		.flags = *(volatile unsigned int *)&level_flags,
+	};
+}
+
+static __always_inline struct vb_event *reserve(unsigned int type,
+						const struct levels *lv)
 {
 	struct vb_totals *t;
 	struct vb_event *e;
@@ -92,9 +109,9 @@ static __always_inline struct vb_event *reserve(unsigned int type)
 		__builtin_memset(e, 0, sizeof(*e));
 		e->type = type;
 		e->ts_ns = bpf_ktime_get_boot_ns();
-		e->balloon_pages = last_balloon_pages;
-		e->target_pages = last_target_pages;
-		e->flags = level_flags;
+		e->balloon_pages = lv->balloon;
+		e->target_pages = lv->target;
+		e->flags = lv->flags;
 		return e;
 	}
 	t = my_totals();
@@ -126,19 +143,26 @@ static __always_inline void set_levels(unsigned int balloon,
 	level_flags |= VB_F_LEVELS;
 }
 
-/* Inflate, deflate and OOM leak: keep the level, count, stream. */
+/*
+ * Inflate, deflate and OOM leak: keep the level, count, stream. The record
+ * carries its own event's levels, whatever another CPU stored meanwhile.
+ */
 static __always_inline void on_event(unsigned int type, unsigned int pages,
 				     unsigned int balloon, unsigned int target,
 				     unsigned int asked, __u64 ns,
 				     unsigned int step)
 {
+	struct levels lv;
 	struct vb_event *e;
 
 	set_levels(balloon, target);
+	lv = shared_levels();
+	lv.balloon = balloon;
+	lv.target = target;
 	account(type, pages);
 	account_ns(type == VB_INFLATE ? VB_HIST_INFLATE :
 		   type == VB_DEFLATE ? VB_HIST_DEFLATE : VB_HIST_OOM_LEAK, ns);
-	e = reserve(type);
+	e = reserve(type, &lv);
 	if (!e)
 		return;
 	e->pages = pages;
@@ -165,12 +189,13 @@ static __always_inline void on_leak(unsigned int asked, unsigned int freed,
 static __always_inline void on_report(unsigned int pages,
 				      unsigned int entries, __u64 ns, int err)
 {
+	struct levels lv = shared_levels();
 	struct vb_event *e;
 
 	/* Pages count only when the host took them, as the driver counts. */
 	account(VB_REPORT, err ? 0 : pages);
 	account_ns(VB_HIST_REPORT, ns);
-	e = reserve(VB_REPORT);
+	e = reserve(VB_REPORT, &lv);
 	if (!e)
 		return;
 	e->pages = pages;
@@ -183,11 +208,12 @@ static __always_inline void on_report(unsigned int pages,
 static __always_inline void on_hint(unsigned int pages, unsigned int blocks,
 				    unsigned int cmd_id, __u64 ns)
 {
+	struct levels lv = shared_levels();
 	struct vb_event *e;
 
 	account(VB_HINT, pages);
 	account_ns(VB_HIST_HINT, ns);
-	e = reserve(VB_HINT);
+	e = reserve(VB_HINT, &lv);
 	if (!e)
 		return;
 	e->pages = pages;
@@ -294,15 +320,15 @@ static __always_inline bool rescue_miss(unsigned int constraint,
 static __always_inline void on_oom_kill(struct oom_control *oc)
 {
 	unsigned int constraint = BPF_CORE_READ(oc, constraint);
-	unsigned int flags = level_flags, balloon = last_balloon_pages;
+	struct levels lv = shared_levels();
 	struct vb_totals *t = my_totals();
-	bool miss = rescue_miss(constraint, flags, balloon);
+	bool miss = rescue_miss(constraint, lv.flags, lv.balloon);
 	struct vb_event *e;
 
 	account(VB_OOM_KILL, 0);
 	if (t && constraint < VB_NR_CONSTRAINTS)
 		__sync_fetch_and_add(&t->kills[constraint][miss], 1);
-	e = reserve(VB_OOM_KILL);
+	e = reserve(VB_OOM_KILL, &lv);
 	if (!e)
 		return;
 	e->constraint = constraint;

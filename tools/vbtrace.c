@@ -80,7 +80,7 @@ static const struct argp_option opts[] = {
 	{ "events", 'e', "LIST", 0, "Events to print (default all): inflate,deflate,oom_leak,oom_kill,report,hint", 0 },
 	{ "expect", 'x', "EXPR", 0, "Check EXPR on the totals at exit (repeatable)", 0 },
 	{ "quiet", 'q', NULL, 0, "No per-event lines; intervals and summary only", 0 },
-	{ "hist", 'H', NULL, 0, "Log2 histograms of OOM release, report and hint times at exit", 0 },
+	{ "hist", 'H', NULL, 0, "Log2 histograms of inflate, deflate, OOM release, report and hint times at exit", 0 },
 	{ "prom", OPT_PROM, "FILE", 0, "Keep a Prometheus textfile, rewritten every interval (default 15 s)", 0 },
 	{ "oom-hook", OPT_OOM_HOOK, "HOOK", 0, "OOM kill hook: auto (default: fentry, else kprobe), fentry, kprobe or none", 0 },
 	{ "stats", OPT_STATS, NULL, 0, "Measure BPF run time (turns on kernel-wide BPF stats while running)", 0 },
@@ -608,6 +608,30 @@ static int write_prom(const struct vb_totals *t, const struct vb_levels *l)
 	return 0;
 }
 
+static int snapshot(const struct run_state *s, struct vb_totals *t,
+		    struct vb_levels *l)
+{
+	int err = read_totals(s->skel, t);
+
+	if (err)
+		return fail(EXIT_ENV, "cannot read the totals map: %s", strerror(-err));
+	current_levels(s->skel, l);
+	return 0;
+}
+
+/* The textfile exists from the start; its first rewrite is a tick away. */
+static int prom_first(const struct run_state *s)
+{
+	struct vb_totals t;
+	struct vb_levels l;
+	int err;
+
+	if (!env.prom)
+		return 0;
+	err = snapshot(s, &t, &l);
+	return err ? err : write_prom(&t, &l);
+}
+
 static int tick(struct run_state *s, unsigned long long now)
 {
 	struct vb_totals cur, delta;
@@ -616,10 +640,9 @@ static int tick(struct run_state *s, unsigned long long now)
 	int err;
 
 	ring_buffer__consume(s->rb);
-	err = read_totals(s->skel, &cur);
+	err = snapshot(s, &cur, &l);
 	if (err)
-		return fail(EXIT_ENV, "cannot read the totals map: %s", strerror(-err));
-	current_levels(s->skel, &l);
+		return err;
 	if (env.interval) {
 		totals_sub(&cur, &s->prev, &delta);
 		p = (struct vb_period){
@@ -721,46 +744,65 @@ static void tracing_cost(const struct run_state *s, struct vb_cost *c)
 		bpf_cost(s->skel, c);
 }
 
-/* Drain, summarise from the map totals, and judge the expectations. */
-static int finish(struct run_state *s)
+/* The summary record, the histograms and the last --prom rewrite. */
+static int summarise(const struct run_state *s, const struct vb_totals *t)
 {
-	struct vb_totals t;
 	struct vb_period p;
-	struct vb_levels l;
 	struct vb_cost c;
-	char expr[64];
-	int i, rc = EXIT_OK, err;
 
-	ring_buffer__consume(s->rb);
-	err = read_totals(s->skel, &t);
-	if (err)
-		return fail(EXIT_ENV, "cannot read the totals map: %s", strerror(-err));
-	current_levels(s->skel, &l);
-	err = write_prom(&t, &l);
-	if (err)
-		return err;
 	tracing_cost(s, &c);
 	p = (struct vb_period){
 		.wall_ns = now_ns(CLOCK_REALTIME),
 		.seconds = (now_ns(CLOCK_MONOTONIC) - s->start) / 1e9,
-		.totals = &t,
+		.totals = t,
 		.cost = &c,
 	};
 	out_summary(&out, &p, env.expect, env.nexpect);
 	if (env.hist)
-		out_hists(&out, &t, p.wall_ns);
-	err = write_status();
-	if (err)
-		return err;
+		out_hists(&out, t, p.wall_ns);
+	return write_status();
+}
+
+/* On stderr, so that a failed expectation shows even with stdout gone. */
+static int judge(const struct vb_totals *t)
+{
+	char expr[64];
+	int i, rc = EXIT_OK;
+
 	for (i = 0; i < env.nexpect; i++) {
-		if (expect_eval(&env.expect[i], &t))
+		if (expect_eval(&env.expect[i], t))
 			continue;
 		expect_format(&env.expect[i], expr, sizeof(expr));
 		fprintf(stderr, "vbtrace: expectation failed: %s (actual %llu)\n",
-			expr, expect_actual(&env.expect[i], &t));
+			expr, expect_actual(&env.expect[i], t));
 		rc = EXIT_EXPECT;
 	}
 	return rc;
+}
+
+/*
+ * Called after detach. With stdout's reader gone (EPIPE), only the
+ * --prom file and the expectations are left to do.
+ */
+static int finish(struct run_state *s, bool gone)
+{
+	struct vb_totals t;
+	struct vb_levels l;
+	int err;
+
+	if (!gone)
+		ring_buffer__consume(s->rb);
+	err = snapshot(s, &t, &l);
+	if (!err)
+		err = write_prom(&t, &l);
+	if (err)
+		return err;
+	if (!gone) {
+		err = summarise(s, &t);
+		if (err && err != -EPIPE)
+			return err;
+	}
+	return judge(&t);
 }
 
 /*
@@ -819,20 +861,18 @@ static int trace(struct vbtrace_bpf *skel, struct load_info *li)
 	}
 	s.tick_s = env.interval ? env.interval : env.prom ? VB_PROM_INTERVAL : 0;
 	err = start(skel, &ls, li);
-	if (!err) {
-		s.start = now_ns(CLOCK_MONOTONIC);
-		s.start_cpu_s = cpu_seconds();
-		s.last_tick = s.start;
-		s.next_tick = s.start + s.tick_s * 1e9;
-		err = env.prom ? tick(&s, s.start) : 0;
-		if (!err)
-			err = poll_loop(&s);
-	}
+	s.start = now_ns(CLOCK_MONOTONIC);
+	s.start_cpu_s = cpu_seconds();
+	s.last_tick = s.start;
+	s.next_tick = s.start + s.tick_s * 1e9;
 	if (!err)
-		err = finish(&s);
-	if (err == -EPIPE)
-		err = EXIT_OK;
+		err = prom_first(&s);
+	if (!err)
+		err = poll_loop(&s);
+	/* Before the last drain, so that no event is counted after it. */
 	detach(&ls);
+	if (!err || err == -EPIPE)
+		err = finish(&s, err == -EPIPE);
 	if (s.stats_fd >= 0)
 		close(s.stats_fd);
 	ring_buffer__free(s.rb);

@@ -346,10 +346,13 @@ def test_memcg_kill_is_no_miss_global_kill_is(doom):
     assert s["rescue_misses"] == 1
 
 
-def test_interval_records_each_second(doom):
-    """-i 1 gives one interval record a second, with the current levels."""
+@pytest.mark.parametrize("prom", ["", "--prom /tmp/iv.prom"])
+def test_interval_records_each_second(doom, prom):
+    """-i 1 gives one interval record a second, with the current levels;
+    --prom's first write must not shift the ticks. The last half second
+    is only in the summary."""
     g = doom
-    rc, out = g.run("vbtrace -j -q -i 1 -d 3.5", timeout=30)
+    rc, out = g.run("vbtrace -j -q -i 1 -d 3.5 " + prom, timeout=30)
     assert rc == 0, out
     recs = records(out)
     ivs = [r for r in recs if r["type"] == "interval"]
@@ -471,6 +474,21 @@ def test_closed_pipe_with_sigpipe_ignored(doom):
     assert '"type":"start"' in out.splitlines()[0], out
     res = dict(kv.split("=") for kv in out.split()[-2:])
     assert res["rc"] == "0" and int(res["secs"]) < 10, out
+
+
+def test_closed_pipe_still_judges_expectations(doom):
+    """A reader that goes away does not hide a failed --expect: status 1,
+    and stderr names it with the actual count, which equals the driver's
+    (nothing inflated meanwhile)."""
+    g = doom
+    st0 = sysfs(g)
+    rc, out = g.run("trap '' PIPE; (vbtrace -j -i 0.2 -d 60 -x 'inflate_pages >= 1'"
+                    " 2>/tmp/vbt.err; echo $? >/tmp/vbt.rc) | head -n 1; wait;"
+                    " echo rc=$(cat /tmp/vbt.rc); cat /tmp/vbt.err", timeout=90)
+    assert rc == 0, out
+    d = sysfs(g)["inflated_pages"] - st0["inflated_pages"]
+    assert "rc=1" in out.splitlines(), out
+    assert "expectation failed: inflate_pages >= 1 (actual %d)" % d in out, out
 
 
 def test_sighup_like_sigterm(doom):
