@@ -63,7 +63,7 @@ void vb_reap(struct vballoon *vb, struct virtqueue *vq)
 	spin_unlock_irqrestore(&vb->vq_lock, flags);
 }
 
-static bool vb_batch_idle(struct vb_batch *b)
+bool vb_batch_idle(struct vb_batch *b)
 {
 	unsigned int i;
 

@@ -209,6 +209,9 @@ static int vb_start(struct vballoon *vb)
 
 	vb->dead = false;
 	vb->actual_told = 0;
+	/* A reset dropped every element the host still held. */
+	memset(vb->work.busy, 0, sizeof(vb->work.busy));
+	memset(vb->oom.busy, 0, sizeof(vb->oom.busy));
 	err = vb_init_vqs(vb);
 	if (err)
 		return err;
@@ -225,8 +228,11 @@ static int vb_start(struct vballoon *vb)
 		goto hint_stop;
 
 	vb->started = true;
-	vb->stopped = false;
 	virtio_device_ready(vb->vdev);
+	/* Stopped since probe or the last stop: no work before DRIVER_OK. */
+	spin_lock_irq(&vb->stop_lock);
+	vb->stopped = false;
+	spin_unlock_irq(&vb->stop_lock);
 	if (vb->stats_vq)
 		virtqueue_kick(vb->stats_vq);
 	vb_schedule_resize(vb, 0);
@@ -302,10 +308,12 @@ static int vb_probe(struct virtio_device *vdev)
 	init_waitqueue_head(&vb->acked);
 	spin_lock_init(&vb->vq_lock);
 	spin_lock_init(&vb->stop_lock);
+	vb->stopped = true;
 	mutex_init(&vb->work_lock);
 	mutex_init(&vb->lock);
 	mutex_init(&vb->storm_lock);
 	INIT_LIST_HEAD(&vb->quarantine);
+	INIT_LIST_HEAD(&vb->oom_unacked);
 	INIT_DELAYED_WORK(&vb->resize_work, vb_resize_work_awake);
 	INIT_WORK(&vb->stats_work, vb_stats_work_awake);
 	vb_freemem_init(vb);

@@ -17,21 +17,41 @@ static int vb_tell_one(struct vballoon *vb, struct virtqueue *vq,
 	return vb_tell_host(vb, vq, &vb->work, VB_PAGES_PER_PAGE);
 }
 
+/*
+ * An old page the host was not told about, under MUST_TELL_HOST, waits for
+ * the reset. Its lru is the migration core's, so it is held by pointer: one
+ * slot is enough, as a failed tell leaves the device dead or broken and no
+ * later migration gets this far. Under work_lock.
+ */
+static void vb_hold_until_reset(struct vballoon *vb, struct page *page)
+{
+	if (!vb->deflate_on_oom)
+		adjust_managed_page_count(page, -1);
+	vb_balloon_page_finalize(page);
+	if (vb->migrate_held)
+		return;		/* never freed: a leak, not a reuse */
+	vb->migrate_held = page;
+}
+
 static int vb_migratepage(struct balloon_dev_info *info, struct page *newpage,
 			  struct page *page, enum migrate_mode mode)
 {
 	struct vballoon *vb = container_of(info, struct vballoon, b_dev_info);
 	unsigned long flags;
+	int err;
 
 	/* Never wait here: the worker may be waiting for the host. */
 	if (!mutex_trylock(&vb->work_lock))
 		return -EAGAIN;
 	/* The host learns of the new page before it may reuse the old one. */
-	if (vb_dead(vb) || vb_tell_one(vb, vb->inflate_vq, newpage)) {
+	err = vb_dead(vb) ? -EIO : vb_tell_one(vb, vb->inflate_vq, newpage);
+	/* Nothing went out: the core may free or reuse newpage. */
+	if (err && vb_batch_idle(&vb->work)) {
 		mutex_unlock(&vb->work_lock);
 		return -EAGAIN;
 	}
 
+	/* The host may have taken newpage: it is a balloon page either way. */
 	get_page(newpage);	/* the balloon's reference */
 	/* Managed page counts are per zone; move the debt if zones differ. */
 	if (!vb->deflate_on_oom && page_zone(page) != page_zone(newpage)) {
@@ -49,15 +69,11 @@ static int vb_migratepage(struct balloon_dev_info *info, struct page *newpage,
 	 * take the deflate is disabled, and without MUST_TELL_HOST the page
 	 * may be reused at once.
 	 */
-	if (vb_tell_one(vb, vb->deflate_vq, page) && vb->must_tell) {
+	if (!err)
+		err = vb_tell_one(vb, vb->deflate_vq, page);
+	if (err && vb->must_tell) {
+		vb_hold_until_reset(vb, page);
 		mutex_unlock(&vb->work_lock);
-		/* Held until the reset, counted as a balloon page till then. */
-		if (!vb->deflate_on_oom)
-			adjust_managed_page_count(page, -1);
-		vb_balloon_page_finalize(page);
-		mutex_lock(&vb->lock);
-		list_add(&page->lru, &vb->quarantine);
-		mutex_unlock(&vb->lock);
 		return MIGRATEPAGE_SUCCESS;
 	}
 	mutex_unlock(&vb->work_lock);

@@ -213,8 +213,9 @@ static unsigned long vb_reclaim_scan(struct shrinker *s,
 	unsigned long deficit;
 
 	/*
-	 * Never wait in reclaim: a busy storm is already releasing pages,
-	 * vb_leak() only trylocks vb->lock and polls the host.
+	 * Never wait in reclaim: a busy storm is already releasing pages.
+	 * vb_leak() trylocks vb->lock, polls the host, and later takes
+	 * vb->lock only for sections that never allocate or wait.
 	 */
 	if (!mutex_trylock(&vb->storm_lock))
 		return SHRINK_STOP;

@@ -86,6 +86,19 @@ static void vb_quarantine(struct vballoon *vb, struct list_head *pages)
 	mutex_unlock(&vb->lock);
 }
 
+/* After the reset: put_page() only, the migration core may still hold it. */
+static void vb_release_migrate_held(struct vballoon *vb)
+{
+	struct page *page = vb->migrate_held;
+
+	if (!page)
+		return;
+	if (!vb->deflate_on_oom)
+		adjust_managed_page_count(page, 1);
+	put_page(page);
+	vb->migrate_held = NULL;
+}
+
 /* Inflate by up to want pages; returns pages added. Under work_lock. */
 static unsigned int vb_inflate(struct vballoon *vb, unsigned int want)
 {
@@ -214,18 +227,31 @@ static bool vb_oom_lock(struct vballoon *vb, bool reclaim)
 }
 
 /*
+ * Pages whose deflate a host under MUST_TELL_HOST acked late: the "oom"
+ * batch is idle again, so they are the guest's. Under storm_lock.
+ */
+static unsigned int vb_release_acked(struct vballoon *vb)
+{
+	unsigned int n = vb->nr_oom_unacked;
+	LIST_HEAD(pages);
+
+	list_splice_init(&vb->oom_unacked, &pages);
+	vb->nr_oom_unacked = 0;
+	vb_release(vb, &pages);
+	return n;
+}
+
+/*
  * One OOM or reclaim release of up to one batch, telling the host now but
  * without sleeping on it: the batch is polled free, and the pages go back
  * at once unless the host asked to acknowledge deflates first.
  */
-static unsigned int vb_leak_told(struct vballoon *vb, unsigned int want,
+static unsigned int vb_send_leak(struct vballoon *vb, unsigned int want,
 				 bool reclaim)
 {
 	unsigned int n;
 	LIST_HEAD(pages);
 
-	if (vb_poll_host(vb, vb->deflate_vq, &vb->oom))
-		return 0;
 	if (!vb_oom_lock(vb, reclaim))
 		return 0;
 	n = vb_take_locked(vb, want, &pages);
@@ -245,11 +271,26 @@ static unsigned int vb_leak_told(struct vballoon *vb, unsigned int want,
 		return vb->must_tell ? 0 : n;
 	}
 	if (vb->must_tell && vb_poll_host(vb, vb->deflate_vq, &vb->oom)) {
-		vb_quarantine(vb, &pages);
+		/* Given back by a later call that finds them acked, or at reset. */
+		list_splice_init(&pages, &vb->oom_unacked);
+		vb->nr_oom_unacked += n;
 		return 0;
 	}
 	vb_release(vb, &pages);
 	return n;
+}
+
+static unsigned int vb_leak_told(struct vballoon *vb, unsigned int want,
+				 bool reclaim)
+{
+	unsigned int acked;
+
+	if (vb_poll_host(vb, vb->deflate_vq, &vb->oom))
+		return 0;
+	acked = vb_release_acked(vb);
+	if (acked >= want)
+		return acked;
+	return acked + vb_send_leak(vb, want - acked, reclaim);
 }
 
 /*
@@ -378,7 +419,11 @@ void vb_empty(struct vballoon *vb)
 	}
 	list_splice_init(&vb->quarantine, &pages);
 	mutex_unlock(&vb->lock);
+	/* The storm is stopped: nothing else touches oom_unacked now. */
+	list_splice_init(&vb->oom_unacked, &pages);
+	vb->nr_oom_unacked = 0;
 	vb_release(vb, &pages);
+	vb_release_migrate_held(vb);
 }
 
 /* Exponential back-off after failed allocations, reset by a full batch. */

@@ -81,7 +81,9 @@ static bool vb_report_answered(struct vb_report *r, int *err)
 
 /*
  * Wait in slices so a broken (surprise-removed) device ends the wait at
- * once; a host silent for VB_REPORT_TIMEOUT ends reporting for good.
+ * once. A host silent for VB_REPORT_TIMEOUT loses the device: the pages go
+ * back to the free lists when we return, so the reset must first make the
+ * host drop the element, or it could discard pages already reused.
  */
 static int vb_report_wait(struct vballoon *vb)
 {
@@ -93,9 +95,8 @@ static int vb_report_wait(struct vballoon *vb)
 				   VB_REPORT_SLICE)) {
 		if (time_after(jiffies, deadline)) {
 			r->stalled = true;
-			dev_warn(&vb->vdev->dev,
-				 "host did not take reported pages in %u s; reporting stops\n",
-				 VB_REPORT_TIMEOUT / HZ);
+			vb_give_up(vb, "reporting");
+			virtio_reset_device(vb->vdev);
 			return -ETIMEDOUT;
 		}
 	}

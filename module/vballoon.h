@@ -36,7 +36,8 @@ struct vb_batch {
 };
 
 /*
- * Locks, outermost first; none is held while waiting for the host.
+ * Locks, outermost first. Only work_lock is held across a sleeping wait for
+ * the host (bounded), storm_lock only across a bounded poll.
  *   work_lock   the resize worker, migration and stop: owns batch "work"
  *   storm_lock  OOM notifier and storm reclaim: owns batch "oom" and the
  *               storm; reclaim only trylocks it
@@ -73,6 +74,7 @@ struct vballoon {
 	struct balloon_dev_info b_dev_info;
 	/* Pages the host may still discard: freed only after a reset. */
 	struct list_head quarantine;
+	struct page *migrate_held;	/* the same, from migration; work_lock */
 	/*
 	 * PFNs the OOM path gave back before telling the host (no
 	 * MUST_TELL_HOST): the worker tells it once the storm is over.
@@ -104,6 +106,8 @@ struct vballoon {
 	struct mutex storm_lock;
 	struct vb_oom_storm oom_storm;
 	struct vb_batch oom;
+	struct list_head oom_unacked;	/* deflates told, not yet acked */
+	unsigned int nr_oom_unacked;
 	u64 storm_until_ms;		/* reclaim may take pages until then */
 	unsigned int oom_step;		/* copy of oom_storm.step for readers */
 	u64 holdoff_until;		/* jiffies64; no inflation before */
@@ -135,6 +139,7 @@ void vb_reap(struct vballoon *vb, struct virtqueue *vq);
 void vb_give_up(struct vballoon *vb, const char *why);
 int vb_send(struct vballoon *vb, struct virtqueue *vq, struct vb_batch *b,
 	    unsigned int n);
+bool vb_batch_idle(struct vb_batch *b);
 int vb_wait_host(struct vballoon *vb, struct virtqueue *vq, struct vb_batch *b);
 int vb_poll_host(struct vballoon *vb, struct virtqueue *vq, struct vb_batch *b);
 int vb_tell_host(struct vballoon *vb, struct virtqueue *vq, struct vb_batch *b,
