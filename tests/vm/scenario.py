@@ -53,6 +53,20 @@ def fragment_and_inflate(g, mem_mib, mib, steps=8):
     g.sh("rm -rf /tmp/frag")
 
 
+def compact_migrating(g, mem_mib, mib, tries=3):
+    """compact_memory until it migrates a balloon page; returns the tries.
+    Where the pages landed decides whether compaction reaches any (either
+    driver, now and then), so between tries the balloon is let out to
+    mem_mib and fragmented again at mib."""
+    for i in range(1, tries + 1):
+        before = g.vmstat()["balloon_migrate"]
+        g.sh("echo 1 > /proc/sys/vm/compact_memory", timeout=300)
+        if g.vmstat()["balloon_migrate"] > before or i == tries:
+            return i
+        inflate_to(g, mem_mib)
+        fragment_and_inflate(g, mem_mib, mib)
+
+
 def reload_cycles(g, mem_mib, levels):
     """For each level: insmod, inflate to it, rmmod with the pages inside.
     Every cycle gives back exactly what it took (vmstat, MemTotal, QMP).

@@ -139,7 +139,7 @@ def test_elements_at_most_256_pfns(traced, driver, build_dir):
     g = traced
     seen = {}
     seen["inflate"] = phase(g, lambda: sc.fragment_and_inflate(g, MEM, LOW))
-    seen["migration"] = phase(g, lambda: g.sh("echo 1 > /proc/sys/vm/compact_memory", timeout=300))
+    seen["migration"] = phase(g, lambda: sc.compact_migrating(g, MEM, LOW))
     seen["deflate"] = phase(g, lambda: sc.inflate_to(g, MEM))
     seen["oom release"] = oom_spike(g, driver)
 
