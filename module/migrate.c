@@ -20,8 +20,8 @@ static int vb_tell_one(struct vballoon *vb, struct virtqueue *vq,
 /*
  * An old page the host was not told about, under MUST_TELL_HOST, waits for
  * the reset. Its lru is the migration core's, so it is held by pointer: one
- * slot is enough, as a failed tell leaves the device dead or broken and no
- * later migration gets this far. Under work_lock.
+ * slot is enough, as a failed tell leaves the device dead or broken, and
+ * vb_migratepage() then stops before telling anything. Under work_lock.
  */
 static void vb_hold_until_reset(struct vballoon *vb, struct page *page)
 {
@@ -43,8 +43,13 @@ static int vb_migratepage(struct balloon_dev_info *info, struct page *newpage,
 	/* Never wait here: the worker may be waiting for the host. */
 	if (!mutex_trylock(&vb->work_lock))
 		return -EAGAIN;
+	/* Alive and unbroken, so no element of batch "work" is left busy. */
+	if (vb_dead(vb) || virtqueue_is_broken(vb->inflate_vq)) {
+		mutex_unlock(&vb->work_lock);
+		return -EAGAIN;
+	}
 	/* The host learns of the new page before it may reuse the old one. */
-	err = vb_dead(vb) ? -EIO : vb_tell_one(vb, vb->inflate_vq, newpage);
+	err = vb_tell_one(vb, vb->inflate_vq, newpage);
 	/* Nothing went out: the core may free or reuse newpage. */
 	if (err && vb_batch_idle(&vb->work)) {
 		mutex_unlock(&vb->work_lock);

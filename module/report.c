@@ -80,10 +80,11 @@ static bool vb_report_answered(struct vb_report *r, int *err)
 }
 
 /*
- * Wait in slices so a broken (surprise-removed) device ends the wait at
- * once. A host silent for VB_REPORT_TIMEOUT loses the device: the pages go
- * back to the free lists when we return, so the reset must first make the
- * host drop the element, or it could discard pages already reused.
+ * Wait in slices so a broken device ends the wait at once. A host silent
+ * for VB_REPORT_TIMEOUT loses the device. The pages go back to the free
+ * lists when we return, so while the host may still hold the element (we
+ * disabled the device, here or on another queue) a reset must first make
+ * it drop the element. A surprise-removed device is not reset: it is gone.
  */
 static int vb_report_wait(struct vballoon *vb)
 {
@@ -94,11 +95,14 @@ static int vb_report_wait(struct vballoon *vb)
 	while (!wait_event_timeout(r->acked, vb_report_answered(r, &err),
 				   VB_REPORT_SLICE)) {
 		if (time_after(jiffies, deadline)) {
-			r->stalled = true;
 			vb_give_up(vb, "reporting");
-			virtio_reset_device(vb->vdev);
-			return -ETIMEDOUT;
+			err = -ETIMEDOUT;
+			break;
 		}
+	}
+	if (err && vb_dead(vb)) {
+		r->stalled = true;
+		virtio_reset_device(vb->vdev);
 	}
 	return err;
 }
