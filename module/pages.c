@@ -228,7 +228,8 @@ static bool vb_oom_lock(struct vballoon *vb, bool reclaim)
 
 /*
  * Pages whose deflate a host under MUST_TELL_HOST acked late: the "oom"
- * batch is idle again, so they are the guest's. Under storm_lock.
+ * batch is idle again (or the device was reset), so they are the guest's.
+ * Under storm_lock.
  */
 static unsigned int vb_release_acked(struct vballoon *vb)
 {
@@ -419,10 +420,9 @@ void vb_empty(struct vballoon *vb)
 	}
 	list_splice_init(&vb->quarantine, &pages);
 	mutex_unlock(&vb->lock);
-	/* The storm is stopped: nothing else touches oom_unacked now. */
-	list_splice_init(&vb->oom_unacked, &pages);
-	vb->nr_oom_unacked = 0;
 	vb_release(vb, &pages);
+	/* No storm_lock needed: the OOM notifier and reclaim are gone. */
+	vb_release_acked(vb);
 	vb_release_migrate_held(vb);
 }
 

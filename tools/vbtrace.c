@@ -744,7 +744,7 @@ static void tracing_cost(const struct run_state *s, struct vb_cost *c)
 		bpf_cost(s->skel, c);
 }
 
-/* The summary record, the histograms and the last --prom rewrite. */
+/* The summary record and, with -H, the histograms. */
 static int summarise(const struct run_state *s, const struct vb_totals *t)
 {
 	struct vb_period p;
